@@ -17,12 +17,14 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 # The portal on embedded defaults: SQLite and a filesystem Celery broker under var/, demo data,
-# the web server and one Celery worker. DATABASE_URL / CELERY_BROKER_URL override the defaults.
+# the web server and one Celery worker (with the beat schedule: sweeper and purge). DATABASE_URL / CELERY_BROKER_URL override the defaults.
 run: install
 	@set -e; export DEBUG=$${DEBUG:-true}; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py demo --url http://$(HOST):$(PORT)/; \
-	$(BIN)/celery -A portal worker --loglevel=INFO --concurrency=$(WORKERS) & worker=$$!; \
+	$(BIN)/python manage.py sandbox_seed; \
+	$(BIN)/celery -A portal worker --beat --schedule var/celerybeat-schedule --loglevel=INFO \
+		--concurrency=$(WORKERS) & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

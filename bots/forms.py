@@ -110,6 +110,8 @@ class BotForm(forms.ModelForm):
             "status_message",
             "allowed_data",
             "jwt_policy",
+            "rate_limit",
+            "retention_days",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

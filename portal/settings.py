@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "bots",
+    "bots.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -139,6 +140,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The transport polls its folder; the default second would add up to a second per hop.
+        "polling_interval": 0.1,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
@@ -152,6 +155,31 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER",
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
+
+CELERY_TASK_ANNOTATIONS = {
+    # A handler's run is bounded: past the soft limit it is interrupted, recorded and apologised for.
+    "bots.inbound_process": {
+        "soft_time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30),
+        "time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30) + 15,
+    },
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "bots.sweep", "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 10))},
+    "purge": {"task": "bots.purge", "schedule": 3600.0},
+}
+
+# Traffic.
+BOTX_MAX_BODY_BYTES = env_int("BOTX_MAX_BODY_MB", 8) * 1024 * 1024
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 1)
+OUTBOX_RETRY_MAX_DELAY_SECONDS = env_int("OUTBOX_RETRY_MAX_DELAY_SECONDS", 300)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
+OUTBOX_RETRY_BUDGET_SECONDS = env_int("OUTBOX_RETRY_BUDGET_SECONDS", 3600)
+CALLBACK_MATCH_RETRY_SECONDS = 2
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
+LEDGER_ORPHAN_RETENTION_DAYS = env_int("LEDGER_ORPHAN_RETENTION_DAYS", 90)
+HANDLER_APOLOGY = env_str("HANDLER_APOLOGY")
+# A synchronous Smart App request is answered within this (the client gives up after about 5 s).
+SMARTAPP_TIME_LIMIT_SECONDS = env_int("SMARTAPP_TIME_LIMIT_SECONDS", 4)
 
 # Registry policy.
 BOT_SECRET_ROTATION_GRACE_HOURS = env_int("BOT_SECRET_ROTATION_GRACE_HOURS", 24)

@@ -40,6 +40,8 @@ def _bot_form_data(bot: Bot, **overrides: Any) -> dict[str, Any]:
         "status_message": bot.status_message,
         "allowed_data": bot.allowed_data,
         "jwt_policy": bot.jwt_policy,
+        "rate_limit": bot.rate_limit,
+        "retention_days": bot.retention_days,
         "new_secret_key": "",
     }
     # The inlines' management forms, with no rows: existing roles and rules are left as they are.
@@ -230,6 +232,8 @@ class TestBadInput:
             "enabled": "on",
             "allowed_data": "commands",
             "jwt_policy": "required",
+            "rate_limit": 20,
+            "retention_days": 90,
             "new_secret_key": "a-good-secret-1",
             "roles-TOTAL_FORMS": 0,
             "roles-INITIAL_FORMS": 0,

@@ -144,8 +144,24 @@ def _install_httpx_log_filter() -> None:
 # --- the client ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """What the last call sent and got, for the ledger (the token and signature are not in it)."""
+
+    method: str
+    path: str
+    status_code: int | None
+    response_text: str
+    duration_ms: int
+
+
+RESPONSE_TEXT_LIMIT = 10_000
+
+
 class BotxClient:
     """Calls the BotX API as one bot. Use as a context manager, or call ``close()``."""
+
+    last_exchange: Exchange | None = None
 
     def __init__(
         self,
@@ -253,6 +269,7 @@ class BotxClient:
         # The signature travels in the query string; error texts and logs name the bare path only.
         log_path = path.split("?", 1)[0]
         started = time.monotonic()
+        self.last_exchange = Exchange(method, log_path, None, "", 0)
         try:
             response = self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.InvalidURL as exc:
@@ -274,7 +291,15 @@ class BotxClient:
                 reason,
                 kind,
             )
+            self.last_exchange = Exchange(method, log_path, None, detail, _elapsed_ms(started))
             raise BotxError(kind, reason, detail=detail, method=method, path=log_path) from exc
+        self.last_exchange = Exchange(
+            method,
+            log_path,
+            response.status_code,
+            self._redact(response.text[:RESPONSE_TEXT_LIMIT], token),
+            _elapsed_ms(started),
+        )
         logger.debug(
             "BotX %s %s for bot %s: HTTP %s in %.0f ms",
             method,
@@ -291,6 +316,10 @@ class BotxClient:
             if secret:
                 text = text.replace(secret, "***")
         return _SIGNATURE_RE.sub(r"\1***", text)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def _unwrap(response: httpx.Response, *, method: str, path: str) -> Any:

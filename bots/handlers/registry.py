@@ -10,15 +10,17 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.utils.functional import Promise
 
+from bots.handlers.framework import Router
+
 logger = logging.getLogger(__name__)
 
 # Modules of the package that are the framework, not bots.
-_FRAMEWORK_MODULES = {"registry"}
+_FRAMEWORK_MODULES = {"registry", "framework"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class HandlerInfo:
     key: str
     name: str | Promise
     description: str | Promise = ""
+    router: Router = field(default_factory=Router)
 
 
 @cache
@@ -48,6 +51,10 @@ def handlers() -> dict[str, HandlerInfo]:
 
 def handler_exists(key: str) -> bool:
     return key in handlers()
+
+
+def handler_get(key: str) -> HandlerInfo | None:
+    return handlers().get(key)
 
 
 def handler_choices() -> list[tuple[str, str]]:

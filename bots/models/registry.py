@@ -13,7 +13,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -134,6 +134,18 @@ class Bot(Timestamped):
         default=AllowedData.COMMANDS,
         help_text=_("As set for the bot on the CTS."),
     )
+    rate_limit = models.PositiveIntegerField(
+        _("rate limit, messages per second"),
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_("Shared by every worker."),
+    )
+    retention_days = models.PositiveIntegerField(
+        _("keep history, days"),
+        default=90,
+        validators=[MinValueValidator(1)],
+        help_text=_("Requests and messages older than this are purged."),
+    )
     jwt_policy = models.CharField(_("incoming JWT"), max_length=16, choices=JwtPolicy, default=JwtPolicy.REQUIRED)
 
     secret_key_ciphertext = models.TextField(editable=False)
@@ -162,6 +174,8 @@ class Bot(Timestamped):
         "status_message",
         "allowed_data",
         "jwt_policy",
+        "rate_limit",
+        "retention_days",
     )
 
     class Meta:

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from bots.botx.client import AUTH_V1, BotxClient, BotxCredentials
+from bots.botx.client import AUTH_V1, BotxClient
 from bots.botx.errors import BotxError, ErrorKind
 from bots.models import Bot
+from bots.services.botx_clients import bot_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +38,7 @@ def bot_credentials_check(*, bot: Bot, transport: httpx.BaseTransport | None = N
     failures come back as ``ok=False`` with a readable message, never as an exception.
     """
     cts = bot.cts
-    credentials = BotxCredentials(
-        bot_id=bot.bot_id,
-        secret_key=bot.secret_key,
-        base_url=cts.base_url,
-        host=cts.host,
-        auth_mode=cts.auth_mode,
-        verify_tls=cts.verify_tls,
-    )
+    credentials = bot_credentials(bot)
     detail: dict[str, Any] = {"auth_mode": cts.auth_mode, "base_url": credentials.base_url}
     timeout = float(settings.BOTX_HTTP_TIMEOUT_SECONDS)
     try:

@@ -149,6 +149,7 @@ class BotAdmin(BotScopedAdmin):
         (None, {"fields": ["name", "bot_id", "cts", "app_id", "description", "kind", "handler"]}),
         (gettext_lazy("State"), {"fields": ["enabled", "status_message", "protocol_version"]}),
         (gettext_lazy("Protocol"), {"fields": ["allowed_data", "jwt_policy"]}),
+        (gettext_lazy("Traffic"), {"fields": ["rate_limit", "retention_days"]}),
         (
             gettext_lazy("Secret key"),
             {"fields": ["new_secret_key", "secret_display", "previous_secret_display"]},

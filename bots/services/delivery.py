@@ -1,0 +1,315 @@
+"""Delivering outbox rows to the BotX API: claim, respect the rate limit and chat order, call, record.
+
+What a failure means is decided by the client's error kind (bots/botx/errors.py) and nothing else:
+transient errors are retried with exponential backoff and jitter within a budget, permanent ones fail
+the message at once, and an ambiguous one (the request went out, no answer came) leaves the message
+``unknown`` for an operator, since BotX has no idempotency key and a resend could post it twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from bots.botx.errors import BotxError, ErrorKind
+from bots.botx.outgoing import (
+    MessageStatus,
+    OutgoingPayloadError,
+    build_request,
+    parse_message_status,
+    sync_id_from_result,
+)
+from bots.models import Bot, CallbackReceipt, DeliveryAttempt, OutboundMessage, SendSlot
+from bots.services.botx_clients import client_for
+from bots.services.outbox import deliver_after_commit, message_status_change
+
+logger = logging.getLogger(__name__)
+Status = OutboundMessage.Status
+
+# A wait for the rate limit shorter than this is slept in the worker; a longer one is rescheduled.
+INLINE_WAIT_SECONDS = 1.0
+REQUEST_BODY_PREVIEW = 2_000  # characters of a file's data kept in the attempt log
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    message_id: int
+    status: str
+    retry_in: float | None = None
+
+
+def earlier_open_in_chat() -> Exists:
+    return Exists(
+        OutboundMessage.objects.filter(
+            bot=OuterRef("bot"),
+            chat_id=OuterRef("chat_id"),
+            id__lt=OuterRef("id"),
+            status__in=OutboundMessage.OPEN_STATUSES,
+        )
+    )
+
+
+def _claim(message_id: int) -> OutboundMessage | None:
+    """Move a due message from pending to sending, unless an earlier message to its chat is still open.
+
+    One conditional UPDATE: of all the workers holding this id, exactly one wins.
+    """
+    now = timezone.now()
+    won = (
+        OutboundMessage.objects.filter(pk=message_id, status=Status.PENDING, next_attempt_at__lte=now)
+        .filter(~earlier_open_in_chat())
+        .update(status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now)
+    )
+    if not won:
+        return None
+    return OutboundMessage.objects.select_related("bot__cts").get(pk=message_id)
+
+
+def _reserve_slot(bot: Bot) -> float:
+    """Take the bot's next send slot; return how many seconds from now it is."""
+    interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
+    with transaction.atomic():
+        slot, _ = SendSlot.objects.select_for_update().get_or_create(bot=bot)
+        now = timezone.now()
+        start = max(slot.next_at, now)
+        slot.next_at = start + interval
+        slot.save(update_fields=["next_at"])
+    return (start - now).total_seconds()
+
+
+def _backoff(attempts: int, retry_after: float | None) -> float:
+    base = float(settings.OUTBOX_RETRY_BASE_SECONDS)
+    delay = min(base * 2 ** max(attempts - 1, 0), float(settings.OUTBOX_RETRY_MAX_DELAY_SECONDS))
+    delay = delay * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not security)
+    return max(delay, retry_after or 0.0)
+
+
+def _loggable_body(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The request as recorded: a file's data is shortened; there is no secret in a BotX body."""
+    if not body or "file" not in body or not isinstance(body["file"], dict):
+        return body
+    file = dict(body["file"])
+    data = str(file.get("data", ""))
+    if len(data) > REQUEST_BODY_PREVIEW:
+        file["data"] = f"{data[:REQUEST_BODY_PREVIEW]}… ({len(data)} characters)"
+    return {**body, "file": file}
+
+
+def message_deliver(*, message_id: int) -> DeliveryResult | None:
+    """Try to deliver one outbox row. Returns what happened, or None when the row was not ours to send."""
+    message = _claim(message_id)
+    if message is None:
+        return None
+    bot = message.bot
+    if bot is None:
+        _finish(message, Status.FAILED, note="the bot was deleted", error_kind=ErrorKind.PERMANENT)
+        return DeliveryResult(message.pk, Status.FAILED)
+
+    wait = _reserve_slot(bot)
+    if wait > INLINE_WAIT_SECONDS:
+        return _retry_later(message, wait, note=f"rate limit: {bot.rate_limit}/s", count_attempt=False)
+    if wait > 0:
+        time.sleep(wait)
+
+    try:
+        request = build_request(message.method, message.payload, bot_id=str(bot.bot_id))
+    except OutgoingPayloadError as exc:
+        _finish(message, Status.FAILED, note=str(exc), error_kind=ErrorKind.PERMANENT, error_detail=str(exc))
+        return DeliveryResult(message.pk, Status.FAILED)
+
+    client = client_for(bot)
+    started = timezone.now()
+    error: BotxError | None = None
+    result: Any = None
+    try:
+        result = client.request(request.http_method, request.path, params=request.params, json=request.json)
+    except BotxError as exc:
+        error = exc
+    exchange = client.last_exchange
+    DeliveryAttempt.objects.create(
+        message=message,
+        number=message.attempts,
+        started_at=started,
+        duration_ms=exchange.duration_ms if exchange else 0,
+        http_method=request.http_method,
+        path=request.path,
+        request_body=_loggable_body(request.json),
+        status_code=exchange.status_code if exchange else None,
+        response_body=exchange.response_text if exchange else "",
+        outcome=DeliveryAttempt.Outcome.OK if error is None else str(error.kind),
+        error="" if error is None else str(error),
+    )
+    if error is None:
+        return _accepted(message, result, expects_callback=request.expects_callback)
+    return _failed(message, error)
+
+
+def _accepted(message: OutboundMessage, result: Any, *, expects_callback: bool) -> DeliveryResult:
+    sync_id = sync_id_from_result(message.method, result)
+    status: str = Status.SENT if expects_callback and sync_id else Status.DELIVERED
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+        message_status_change(
+            message,
+            status,
+            note="accepted by BotX",
+            result=result,
+            sync_id=uuid.UUID(sync_id) if sync_id else None,
+            error_kind="",
+            error_reason="",
+            error_detail="",
+        )
+        if sync_id:
+            # The callback may have come before this answer was processed: it waits unmatched.
+            for receipt in CallbackReceipt.objects.filter(sync_id=sync_id, message__isnull=True, bot=message.bot):
+                callback_apply(receipt, message)
+                status = message.status
+        _next_in_chat(message)
+    return DeliveryResult(message.pk, status)
+
+
+def _failed(message: OutboundMessage, error: BotxError) -> DeliveryResult:
+    fields: dict[str, Any] = {
+        "error_kind": str(error.kind),
+        "error_reason": error.reason[:128],
+        "error_detail": str(error),
+        "error_data": error.error_data,
+    }
+    if error.kind is ErrorKind.TRANSIENT and _within_budget(message):
+        return _retry_later(message, _backoff(message.attempts, error.retry_after), note=str(error), **fields)
+    if error.kind is ErrorKind.AMBIGUOUS:
+        _finish(message, Status.UNKNOWN, note=str(error), **fields)
+        return DeliveryResult(message.pk, Status.UNKNOWN)
+    _finish(message, Status.FAILED, note=str(error), **fields)
+    return DeliveryResult(message.pk, Status.FAILED)
+
+
+def _within_budget(message: OutboundMessage) -> bool:
+    age = (timezone.now() - message.created_at).total_seconds()
+    return message.attempts < settings.OUTBOX_MAX_ATTEMPTS and age < settings.OUTBOX_RETRY_BUDGET_SECONDS
+
+
+def _retry_later(
+    message: OutboundMessage, delay: float, *, note: str, count_attempt: bool = True, **fields: Any
+) -> DeliveryResult:
+    with transaction.atomic():
+        locked = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+        if not count_attempt:
+            fields["attempts"] = max(locked.attempts - 1, 0)
+        message_status_change(
+            locked,
+            Status.PENDING,
+            note=f"retry in {delay:.1f} s: {note}",
+            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
+            **fields,
+        )
+        deliver_after_commit(locked.pk, countdown=delay)
+    return DeliveryResult(message.pk, Status.PENDING, retry_in=delay)
+
+
+def _finish(message: OutboundMessage, status: str, *, note: str, **fields: Any) -> None:
+    with transaction.atomic():
+        locked = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+        message_status_change(locked, status, note=note, **fields)
+        _next_in_chat(locked)
+
+
+def _next_in_chat(message: OutboundMessage) -> None:
+    """The message after this one in its chat may go now."""
+    if message.chat_id is None or message.bot_id is None:
+        return
+    following = (
+        OutboundMessage.objects.filter(bot_id=message.bot_id, chat_id=message.chat_id, status=Status.PENDING)
+        .order_by("id")
+        .values_list("pk", "next_attempt_at")
+        .first()
+    )
+    if following is not None:
+        delay = max((following[1] - timezone.now()).total_seconds(), 0.0)
+        deliver_after_commit(following[0], countdown=delay or None)
+
+
+# --- callbacks -------------------------------------------------------------------------------------
+
+
+def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:
+    """Record a BotX callback on its message (the caller holds the message row)."""
+    receipt.message = message
+    receipt.matched_at = timezone.now()
+    receipt.save(update_fields=["message", "matched_at"])
+    if message.status not in {Status.SENT, Status.SENDING, Status.UNKNOWN}:
+        return  # already settled (a repeated callback); the receipt is kept, the status stays
+    if receipt.ok:
+        message_status_change(message, Status.DELIVERED, note="callback: ok")
+    else:
+        message_status_change(
+            message,
+            Status.FAILED,
+            note=f"callback: {receipt.reason}",
+            error_kind=str(ErrorKind.PERMANENT),
+            error_reason=receipt.reason[:128],
+            error_detail="; ".join(str(e) for e in receipt.errors)[:2000],
+            error_data=receipt.error_data,
+        )
+
+
+def callback_match(receipt: CallbackReceipt) -> bool:
+    """Match a stored callback to the message with its sync ID, if that message is known yet."""
+    with transaction.atomic():
+        message = (
+            OutboundMessage.objects.select_for_update()
+            .filter(sync_id=receipt.sync_id, bot=receipt.bot)
+            .order_by("-id")
+            .first()
+        )
+        if message is None:
+            return False
+        callback_apply(receipt, message)
+    return True
+
+
+# --- operator actions ------------------------------------------------------------------------------
+
+
+def message_resend(*, message: OutboundMessage, actor: str) -> bool:
+    """Send an unknown or failed message again, as an operator decided. False if it is not in such a state."""
+    with transaction.atomic():
+        locked = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+        if locked.status not in {Status.UNKNOWN, Status.FAILED}:
+            return False
+        message_status_change(
+            locked, Status.PENDING, note=f"sent again by {actor}", next_attempt_at=timezone.now(), finished_at=None
+        )
+        deliver_after_commit(locked.pk)
+    return True
+
+
+def message_cancel(*, message: OutboundMessage, actor: str) -> bool:
+    with transaction.atomic():
+        locked = OutboundMessage.objects.select_for_update().get(pk=message.pk)
+        if locked.status not in {Status.PENDING, Status.UNKNOWN}:
+            return False
+        message_status_change(locked, Status.CANCELLED, note=f"cancelled by {actor}")
+        _next_in_chat(locked)
+    return True
+
+
+def message_status_fetch(*, message: OutboundMessage) -> MessageStatus:
+    """Ask BotX who got and read the message (``sent_to``, ``received_by``, ``read_by``) and keep it."""
+    if message.sync_id is None or message.bot is None:
+        raise ValueError("The message has no sync ID yet.")
+    request = build_request("message_status", {"sync_id": str(message.sync_id)})
+    result = client_for(message.bot).request(request.http_method, request.path, params=request.params)
+    status = parse_message_status(result)
+    OutboundMessage.objects.filter(pk=message.pk).update(delivery_status=status, delivery_status_at=timezone.now())
+    return status

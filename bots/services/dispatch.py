@@ -1,0 +1,124 @@
+"""Processing a stored ``/command`` in a worker: parse it, check who may, run the bot's handler.
+
+The event row is locked for the run, and what the handler sends is written to the outbox in the same
+transaction that marks the event processed: a worker killed mid-run leaves the event ``received`` with
+nothing sent, and the next delivery of the task (late acknowledgement) or the sweeper runs it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bots.botx.incoming import IncomingCommand, PayloadError
+from bots.handlers.framework import BotRef, Context
+from bots.handlers.registry import handler_get
+from bots.models import Bot, InboundEvent
+from bots.services.access import access_check
+from bots.services.ingress import command_parse
+from bots.services.outbox import OutgoingPayloadError, message_enqueue
+from bots.textsafe import scrub
+
+logger = logging.getLogger(__name__)
+Status = InboundEvent.Status
+
+
+def _language(command: IncomingCommand) -> str:
+    locale = (command.sender.locale or "").split("-")[0].lower()
+    return locale if locale in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
+def inbound_process(*, event_id: int) -> str | None:
+    """Process one stored command once. Returns the status it ended in, or None if it was not ours."""
+    with transaction.atomic():
+        event = (
+            # of=self: the bot is joined for reading only (and PostgreSQL refuses FOR UPDATE on the
+            # nullable side of the outer join to it).
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("bot__cts")
+            .filter(pk=event_id, status=Status.RECEIVED)
+            .first()
+        )
+        if event is None:
+            return None  # done already, or another worker holds it
+        event.attempts += 1
+        event.started_at = timezone.now()
+        status = _process(event)
+        event.status = status
+        event.finished_at = timezone.now()
+        event.save()
+    return status
+
+
+def _process(event: InboundEvent) -> str:
+    bot = event.bot
+    if bot is None:
+        event.error = "the bot was deleted before its request was processed"
+        return Status.UNHANDLED
+    try:
+        command = command_parse(json.loads(event.raw_body), bot)
+    except (PayloadError, ValueError) as exc:  # it was parsed at the door; only a changed parser gets here
+        event.error = str(exc)
+        return Status.FAILED
+    info = handler_get(bot.handler)
+    if info is None or not bot.enabled:
+        event.error = "the bot was turned off or lost its handler code after the request was accepted"
+        return Status.UNHANDLED
+
+    with translation.override(_language(command)):
+        refusal = access_check(bot=bot, command=command)
+        if refusal is not None:
+            event.error = refusal.reason
+            if refusal.answer and command.chat_id is not None:
+                _send(
+                    event,
+                    bot,
+                    [("notification", {"chat_id": str(command.chat_id), "body": refusal.answer})],
+                    created_by="portal: refusal",
+                )
+            return Status.REFUSED
+        handler = info.router.resolve(command)
+        if handler is None:
+            event.error = (
+                f"unknown system event {command.event}"
+                if command.is_system and not command.event_known
+                else "no handler for it"
+            )
+            return Status.UNHANDLED
+        context = Context(bot=BotRef(bot.bot_id, bot.name, bot.handler), message=command)
+        started = time.monotonic()
+        try:
+            # A savepoint: a failing handler leaves nothing half-sent, the failure itself is recorded.
+            with transaction.atomic():
+                handler(context)
+                _send(event, bot, context.outgoing, created_by=f"handler: {bot.handler}")
+        except Exception as exc:
+            event.error = scrub("".join(traceback.format_exception(exc)))[-20_000:]
+            logger.warning("handler %s of bot %s failed on %s: %r", bot.handler, bot.bot_id, event.sync_id, exc)
+            if command.chat_id is not None and not command.is_system:
+                apology = settings.HANDLER_APOLOGY or _("Sorry, something went wrong. Please try again later.")
+                _send(
+                    event,
+                    bot,
+                    [("notification", {"chat_id": str(command.chat_id), "body": apology})],
+                    created_by="portal: apology",
+                )
+            return Status.FAILED
+        event.summary = {**event.summary, "handler_ms": round((time.monotonic() - started) * 1000, 1)}
+    return Status.DONE
+
+
+def _send(event: InboundEvent, bot: Bot, outgoing: list[tuple[str, dict[str, Any]]], *, created_by: str) -> None:
+    for method, payload in outgoing:
+        try:
+            message_enqueue(bot=bot, method=method, payload=payload, inbound=event, created_by=created_by)
+        except OutgoingPayloadError as exc:
+            raise ValueError(f"the handler asked to send an invalid {method}: {exc}") from exc

@@ -1,0 +1,41 @@
+"""The command menu a user sees (``/status``): the handler's visible commands that the rules let them run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from bots.botx import responses
+from bots.botx.incoming import StatusQuery
+from bots.handlers.framework import MenuRecipient
+from bots.handlers.registry import handler_get
+from bots.models import Bot, Sender
+
+
+def status_menu(*, bot: Bot, query: StatusQuery, unavailable_reason: str | None) -> dict[str, Any]:
+    if unavailable_reason is not None:
+        return responses.status_result(enabled=False, status_message=unavailable_reason, commands=[])
+    info = handler_get(bot.handler)
+    recipient = MenuRecipient(
+        user_huid=query.user_huid,
+        ad_login=query.ad_login,
+        ad_domain=query.ad_domain,
+        is_admin=query.is_admin,
+        chat_type=query.chat_type,
+    )
+    sender = Sender(
+        user_huid=str(query.user_huid) if query.user_huid else None,
+        ad_login=query.ad_login,
+        ad_domain=query.ad_domain,
+        is_admin=bool(query.is_admin),
+    )
+    rules = {rule.command: rule for rule in bot.command_rules.all()}
+    commands = [
+        responses.MenuCommand(body=command.name, name=command.name, description=str(command.description))
+        for command in (info.router.menu() if info else [])
+        if command.shown_to(recipient) and (command.name not in rules or rules[command.name].allows(sender))
+    ]
+    return responses.status_result(
+        enabled=True, status_message=bot.status_message or _("The bot is working."), commands=commands
+    )

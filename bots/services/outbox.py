@@ -1,0 +1,80 @@
+"""The outbox: everything a bot sends is a row first, delivered by a worker after the row is committed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bots.botx.outgoing import OutgoingPayloadError, chat_of, validate_payload
+from bots.models import Bot, InboundEvent, MessageEvent, OutboundMessage
+from bots.textsafe import scrub
+
+__all__ = ["OutgoingPayloadError", "message_enqueue", "message_status_change"]
+
+
+def _text_of(payload: dict[str, Any]) -> str:
+    body = payload.get("body") or payload.get("title") or ""
+    return str(body)[:255]
+
+
+def message_enqueue(
+    *,
+    bot: Bot,
+    method: str,
+    payload: dict[str, Any],
+    inbound: InboundEvent | None = None,
+    correlation_id: uuid.UUID | None = None,
+    created_by: str = "",
+) -> OutboundMessage:
+    """Put a message in the outbox; a worker delivers it once this transaction commits.
+
+    A payload BotX would refuse is refused here (``OutgoingPayloadError``), not at delivery.
+    """
+    payload = scrub(payload)
+    validate_payload(method, payload)
+    chat = chat_of(method, payload)
+    message = OutboundMessage.objects.create(
+        correlation_id=correlation_id or (inbound.correlation_id if inbound else uuid.uuid4()),
+        bot=bot,
+        inbound=inbound,
+        method=method,
+        chat_id=uuid.UUID(chat) if chat else None,
+        payload=payload,
+        text=_text_of(payload),
+        created_by=created_by[:150],
+    )
+    MessageEvent.objects.create(message=message, status=OutboundMessage.Status.PENDING, note=created_by)
+    deliver_after_commit(message.pk)
+    return message
+
+
+def message_status_change(message: OutboundMessage, status: str, note: str = "", **fields: Any) -> None:
+    """Move a message to ``status`` (the caller holds the row), and write the step to its history."""
+    message.status = status
+    for name, value in fields.items():
+        setattr(message, name, value)
+    if (
+        status
+        in {
+            OutboundMessage.Status.DELIVERED,
+            OutboundMessage.Status.FAILED,
+            OutboundMessage.Status.UNKNOWN,
+            OutboundMessage.Status.CANCELLED,
+        }
+        and "finished_at" not in fields
+    ):
+        message.finished_at = timezone.now()
+    message.save()
+    MessageEvent.objects.create(message=message, status=status, note=note[:2000])
+
+
+def deliver_after_commit(message_id: int, countdown: float | None = None) -> None:
+    from bots import tasks  # tasks import services; the import is deferred to keep that one-way at load
+
+    def enqueue() -> None:
+        tasks.enqueue_safely(tasks.outbound_deliver, message_id, countdown=countdown)
+
+    transaction.on_commit(enqueue)
