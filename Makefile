@@ -48,3 +48,10 @@ messages: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# Traffic benchmark (bench/README.md): PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, loopback
+# only; prints tables, writes var/bench/traffic-<date>.json. BENCH_ARGS="--quick" for a smoke run.
+.PHONY: bench
+bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python bench/traffic.py $(BENCH_ARGS)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from bots.models import Bot, BotRole, CtsServer, Role
+from portal.celery import app as celery_app
 
 pytest_plugins = ["tests.browser"]
 
@@ -27,6 +28,19 @@ def _fast_password_hashing(settings: Any) -> None:
 def _english_by_default(settings: Any) -> None:
     # Assertions read English; the Russian catalogue has tests of its own that ask for Russian.
     settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Tasks run in the calling thread when enqueued (after commit), so a test sees the whole turn.
+
+    Set on the Celery app itself: its configuration was read from settings once, at start-up.
+    """
+    conf = celery_app.conf
+    saved = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    yield
+    conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 @pytest.fixture

@@ -125,10 +125,29 @@ class InboundEventAdmin(ReadOnlyLedgerAdmin):
         return _chain(obj.correlation_id)
 
 
-class DeliveryAttemptInline(admin.TabularInline):
-    model = DeliveryAttempt
+class LedgerInline(admin.TabularInline):
+    """Rows of a message's page: visible to whoever may read the message's bot, changed by nobody."""
+
     extra = 0
     can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Without a message (Django asks so when it builds the rows' queryset) it is enough to read some
+        # bot: the message page itself is only reachable for messages of the bots the user may read.
+        return _can(request, getattr(obj, "bot", None), Capability.READ_HISTORY)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryAttemptInline(LedgerInline):
+    model = DeliveryAttempt
     fields = readonly_fields = (
         "number",
         "started_at",
@@ -141,18 +160,10 @@ class DeliveryAttemptInline(admin.TabularInline):
         "response_body",
     )
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-
-class MessageEventInline(admin.TabularInline):
+class MessageEventInline(LedgerInline):
     model = MessageEvent
-    extra = 0
-    can_delete = False
     fields = readonly_fields = ("at", "status", "note")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OutboundMessage)

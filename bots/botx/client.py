@@ -159,9 +159,10 @@ RESPONSE_TEXT_LIMIT = 10_000
 
 
 class BotxClient:
-    """Calls the BotX API as one bot. Use as a context manager, or call ``close()``."""
+    """Calls the BotX API as one bot. Use as a context manager, or call ``close()``.
 
-    last_exchange: Exchange | None = None
+    One client may serve several threads; ``last_exchange`` is each thread's own last call.
+    """
 
     def __init__(
         self,
@@ -172,6 +173,7 @@ class BotxClient:
     ) -> None:
         _install_httpx_log_filter()
         self.credentials = credentials
+        self._local = threading.local()
         self._http = httpx.Client(
             base_url=credentials.base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_CAP)),
@@ -180,6 +182,14 @@ class BotxClient:
             follow_redirects=False,
             headers={"Accept": "application/json"},
         )
+
+    @property
+    def last_exchange(self) -> Exchange | None:
+        return getattr(self._local, "exchange", None)
+
+    @last_exchange.setter
+    def last_exchange(self, exchange: Exchange) -> None:
+        self._local.exchange = exchange
 
     def __enter__(self) -> Self:
         return self

@@ -29,7 +29,7 @@ from bots.botx.outgoing import (
     parse_message_status,
     sync_id_from_result,
 )
-from bots.models import Bot, CallbackReceipt, DeliveryAttempt, OutboundMessage, SendSlot
+from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, OutboundMessage, SendSlot
 from bots.services.botx_clients import client_for
 from bots.services.outbox import deliver_after_commit, message_status_change
 
@@ -76,15 +76,21 @@ def _claim(message_id: int) -> OutboundMessage | None:
 
 
 def _reserve_slot(bot: Bot) -> float:
-    """Take the bot's next send slot; return how many seconds from now it is."""
+    """Take the bot's next send slot if it is at most INLINE_WAIT_SECONDS away; return how far away it is.
+
+    A slot further away is left for whoever comes at that time: taking it and then rescheduling would
+    push every later message back by one slot more, for ever.
+    """
     interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
     with transaction.atomic():
         slot, _ = SendSlot.objects.select_for_update().get_or_create(bot=bot)
         now = timezone.now()
         start = max(slot.next_at, now)
-        slot.next_at = start + interval
-        slot.save(update_fields=["next_at"])
-    return (start - now).total_seconds()
+        wait = (start - now).total_seconds()
+        if wait <= INLINE_WAIT_SECONDS:
+            slot.next_at = start + interval
+            slot.save(update_fields=["next_at"])
+    return wait
 
 
 def _backoff(attempts: int, retry_after: float | None) -> float:
@@ -247,6 +253,8 @@ def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:
     receipt.message = message
     receipt.matched_at = timezone.now()
     receipt.save(update_fields=["message", "matched_at"])
+    # The callback's request joins the conversation turn of the message it answers.
+    InboundEvent.objects.filter(pk=receipt.inbound_id).update(correlation_id=message.correlation_id)
     if message.status not in {Status.SENT, Status.SENDING, Status.UNKNOWN}:
         return  # already settled (a repeated callback); the receipt is kept, the status stays
     if receipt.ok:

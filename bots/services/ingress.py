@@ -288,7 +288,7 @@ def status_answer(request: BotxHttpRequest) -> Answer:
         if request.url_bot_id and query.bot_id != request.url_bot_id:
             raise disabled(400, _("The bot_id in the query does not match the bot in the URL."))
         if query.user_huid is None:
-            raise disabled(400, _("\"user_huid\" is missing."))
+            raise disabled(400, _('"user_huid" is missing.'))
         token = token_from_header(request.headers.get("authorization"))
         event.bot_ref = str(query.bot_id)
         bot = bot_find(query.bot_id, token, None)

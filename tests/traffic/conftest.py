@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from django.test import Client
 
 from bots.botx.auth import jwt_v2_build
 from bots.models import Bot, CtsServer
-from portal.celery import app as celery_app
 
 
 def botx_token(bot: Bot, *, secret: str | None = None, **claims: Any) -> str:
@@ -24,16 +23,6 @@ def botx_token(bot: Bot, *, secret: str | None = None, **claims: Any) -> str:
 def cts(db: Any) -> CtsServer:
     # Nothing listens on port 9 of this machine: a delivery here fails at once, and never leaves it.
     return CtsServer.objects.create(name="main", base_url="http://127.0.0.1:9", auth_mode="v2")
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    """Tasks run in the calling thread when enqueued (after commit), so a test sees the whole turn."""
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    yield
-    celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
 @pytest.fixture
