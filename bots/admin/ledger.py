@@ -37,6 +37,16 @@ def _raw(text: str) -> str:
         return format_html("<pre style='white-space: pre-wrap; margin: 0'>{}</pre>", text)
 
 
+def _json_display(field: str, label: Any) -> Any:
+    """An admin column showing a JSON field of the row, indented."""
+
+    @admin.display(description=label)
+    def show(admin_: Any, obj: Any) -> str:
+        return _pretty(getattr(obj, field))
+
+    return show
+
+
 class ReadOnlyLedgerAdmin(BotScopedAdmin):
     list_per_page = 50
 
@@ -48,6 +58,10 @@ class ReadOnlyLedgerAdmin(BotScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=gettext_lazy("correlation chain"))
+    def chain(self, obj: Any) -> str:
+        return _chain(obj.correlation_id)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Rows of a deleted bot (bot is NULL) stay readable to superusers only.
@@ -108,21 +122,13 @@ class InboundEventAdmin(ReadOnlyLedgerAdmin):
         "chain",
     )
 
-    @admin.display(description=gettext_lazy("headers"))
-    def headers_pretty(self, obj: InboundEvent) -> str:
-        return _pretty(obj.headers)
+    headers_pretty = _json_display("headers", gettext_lazy("headers"))
 
-    @admin.display(description=gettext_lazy("summary"))
-    def summary_pretty(self, obj: InboundEvent) -> str:
-        return _pretty(obj.summary)
+    summary_pretty = _json_display("summary", gettext_lazy("summary"))
 
     @admin.display(description=gettext_lazy("raw body"))
     def raw_body_pretty(self, obj: InboundEvent) -> str:
         return _raw(obj.raw_body)
-
-    @admin.display(description=gettext_lazy("correlation chain"))
-    def chain(self, obj: InboundEvent) -> str:
-        return _chain(obj.correlation_id)
 
 
 class LedgerInline(admin.TabularInline):
@@ -200,25 +206,13 @@ class OutboundMessageAdmin(ReadOnlyLedgerAdmin):
         "chain",
     )
 
-    @admin.display(description=gettext_lazy("payload"))
-    def payload_pretty(self, obj: OutboundMessage) -> str:
-        return _pretty(obj.payload)
+    payload_pretty = _json_display("payload", gettext_lazy("payload"))
 
-    @admin.display(description=gettext_lazy("BotX result"))
-    def result_pretty(self, obj: OutboundMessage) -> str:
-        return _pretty(obj.result)
+    result_pretty = _json_display("result", gettext_lazy("BotX result"))
 
-    @admin.display(description=gettext_lazy("error data"))
-    def error_data_pretty(self, obj: OutboundMessage) -> str:
-        return _pretty(obj.error_data)
+    error_data_pretty = _json_display("error_data", gettext_lazy("error data"))
 
-    @admin.display(description=gettext_lazy("message status"))
-    def delivery_status_pretty(self, obj: OutboundMessage) -> str:
-        return _pretty(obj.delivery_status)
-
-    @admin.display(description=gettext_lazy("correlation chain"))
-    def chain(self, obj: OutboundMessage) -> str:
-        return _chain(obj.correlation_id)
+    delivery_status_pretty = _json_display("delivery_status", gettext_lazy("message status"))
 
     def _operable(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> list[OutboundMessage]:
         return [m for m in queryset.select_related("bot") if m.bot and _can(request, m.bot, Capability.OPERATE)]
