@@ -42,11 +42,6 @@ def outbound_deliver(message_id: int) -> None:
     delivery.message_deliver(message_id=message_id)
 
 
-@shared_task(name="bots.callback_match", ignore_result=True)
-def callback_match(receipt_id: int) -> None:
-    sweeper.callback_match_by_id(receipt_id=receipt_id)
-
-
 @shared_task(name="bots.sweep", ignore_result=True)
 def sweep() -> None:
     sweeper.sweep()

@@ -344,14 +344,9 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
                 errors=scrub(list(callback.errors)),
                 error_data=scrub(dict(callback.error_data)),
             )
-        if not callback_match(receipt):
-            _match_later(receipt.pk)
+        # Unmatched, the callback came before the worker stored the send's sync ID: the worker matches
+        # it when it does (delivery._accepted), and the sweeper catches the rare pair that crossed.
+        callback_match(receipt)
         return answer
 
     return handle_recorded(event, run)
-
-
-def _match_later(receipt_id: int) -> None:
-    from bots import tasks
-
-    tasks.enqueue_safely(tasks.callback_match, receipt_id, countdown=settings.CALLBACK_MATCH_RETRY_SECONDS)

@@ -51,23 +51,26 @@ def message_enqueue(
     return message
 
 
+FINAL_STATUSES = frozenset(
+    {
+        OutboundMessage.Status.DELIVERED,
+        OutboundMessage.Status.FAILED,
+        OutboundMessage.Status.UNKNOWN,
+        OutboundMessage.Status.CANCELLED,
+    }
+)
+
+
 def message_status_change(message: OutboundMessage, status: str, note: str = "", **fields: Any) -> None:
     """Move a message to ``status`` (the caller holds the row), and write the step to its history."""
     message.status = status
     for name, value in fields.items():
         setattr(message, name, value)
-    if (
-        status
-        in {
-            OutboundMessage.Status.DELIVERED,
-            OutboundMessage.Status.FAILED,
-            OutboundMessage.Status.UNKNOWN,
-            OutboundMessage.Status.CANCELLED,
-        }
-        and "finished_at" not in fields
-    ):
+    changed = {"status", *fields}
+    if status in FINAL_STATUSES and "finished_at" not in fields:
         message.finished_at = timezone.now()
-    message.save()
+        changed.add("finished_at")
+    message.save(update_fields=sorted(changed))
     MessageEvent.objects.create(message=message, status=status, note=note[:2000])
 
 

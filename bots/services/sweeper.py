@@ -77,11 +77,6 @@ def sweep() -> dict[str, int]:
     return counts
 
 
-def callback_match_by_id(*, receipt_id: int) -> bool:
-    receipt = CallbackReceipt.objects.filter(pk=receipt_id, message__isnull=True).first()
-    return receipt is not None and callback_match(receipt)
-
-
 def purge() -> dict[str, int]:
     """Delete what is older than each bot's retention period (deleted bots: the longest period)."""
     now = timezone.now()
