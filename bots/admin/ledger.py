@@ -220,27 +220,22 @@ class OutboundMessageAdmin(ReadOnlyLedgerAdmin):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return _can(request, None, Capability.OPERATE)
 
+    def _each(self, request: HttpRequest, queryset: QuerySet[OutboundMessage], service: Any) -> int:
+        """Run an operator service on every selected message the user may operate; count those it changed."""
+        actor = request.user.get_username()
+        return sum(service(message=m, actor=actor) for m in self._operable(request, queryset))
+
     @admin.action(description=gettext_lazy("Send again (unknown or failed)"), permissions=["operate"])
     def resend(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
-        done = sum(
-            message_resend(message=m, actor=request.user.get_username()) for m in self._operable(request, queryset)
-        )
-        self.message_user(
-            request,
-            ngettext("%(count)d message queued again.", "%(count)d messages queued again.", done) % {"count": done},
-            messages.SUCCESS,
-        )
+        done = self._each(request, queryset, message_resend)
+        message = ngettext("%(count)d message queued again.", "%(count)d messages queued again.", done)
+        self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
     @admin.action(description=gettext_lazy("Cancel (pending or unknown)"), permissions=["operate"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
-        done = sum(
-            message_cancel(message=m, actor=request.user.get_username()) for m in self._operable(request, queryset)
-        )
-        self.message_user(
-            request,
-            ngettext("%(count)d message cancelled.", "%(count)d messages cancelled.", done) % {"count": done},
-            messages.SUCCESS,
-        )
+        done = self._each(request, queryset, message_cancel)
+        message = ngettext("%(count)d message cancelled.", "%(count)d messages cancelled.", done)
+        self.message_user(request, message % {"count": done}, messages.SUCCESS)
 
     @admin.action(description=gettext_lazy("Fetch delivery status from BotX"), permissions=["operate"])
     def fetch_status(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:

@@ -358,16 +358,16 @@ def parse_command(raw: Any) -> IncomingCommand:
         raise PayloadError(f'"from" must be an object, got {_type_name(context)}.')
 
     data = _dict(command.get("data"))
-    chat_id = _opt_uuid(context.get("group_chat_id"))
+    chat_id = opt_uuid(context.get("group_chat_id"))
     chat_type = _opt_str(context.get("chat_type"))
     if command_type == COMMAND_TYPE_SYSTEM:
         # Some events (event_deleted, chat_created) name the chat only in their data.
-        chat_id = chat_id or _opt_uuid(data.get("group_chat_id"))
+        chat_id = chat_id or opt_uuid(data.get("group_chat_id"))
         chat_type = chat_type or _opt_str(data.get("chat_type"))
 
     return IncomingCommand(
         sync_id=sync_id,
-        source_sync_id=_opt_uuid(raw.get("source_sync_id")),
+        source_sync_id=opt_uuid(raw.get("source_sync_id")),
         bot_id=bot_id,
         proto_version=proto_version,
         command_type=command_type,
@@ -394,11 +394,11 @@ def parse_status_query(params: Mapping[str, str]) -> StatusQuery:
     raw_bot_id = value("bot_id")
     if raw_bot_id is None:
         raise PayloadError('Query parameter "bot_id" is missing.')
-    bot_id = _opt_uuid(raw_bot_id.strip())
+    bot_id = opt_uuid(raw_bot_id.strip())
     if bot_id is None:
         raise PayloadError(f'Query parameter "bot_id" must be a UUID, got {_short(raw_bot_id)}.')
     raw_huid = value("user_huid")
-    user_huid = _opt_uuid(raw_huid.strip()) if raw_huid is not None else None
+    user_huid = opt_uuid(raw_huid.strip()) if raw_huid is not None else None
     if raw_huid is not None and user_huid is None:
         raise PayloadError(f'Query parameter "user_huid" must be a UUID, got {_short(raw_huid)}.')
 
@@ -444,12 +444,12 @@ def parse_smartapp_request(raw: Any) -> SmartAppRequest:
     sender = _dict(raw.get("sender_info"))
     return SmartAppRequest(
         bot_id=bot_id,
-        chat_id=_opt_uuid(raw.get("group_chat_id")),
+        chat_id=opt_uuid(raw.get("group_chat_id")),
         method=method,
         data=payload.get("data", {}),
         files=[_async_file(item) for item in _list(payload.get("files"))],
-        user_huid=_opt_uuid(sender.get("user_huid")),
-        udid=_opt_uuid(sender.get("udid")),
+        user_huid=opt_uuid(sender.get("user_huid")),
+        udid=opt_uuid(sender.get("udid")),
         platform=_opt_str(sender.get("platform")),
         client_network_contour=_opt_str(sender.get("client_network_contour")),
         raw=raw,
@@ -511,8 +511,8 @@ def _describe_pybotx_error(exc: Exception) -> str:
 
 def _sender(context: dict[str, Any]) -> Sender:
     return Sender(
-        user_huid=_opt_uuid(context.get("user_huid")),
-        user_udid=_opt_uuid(context.get("user_udid")),
+        user_huid=opt_uuid(context.get("user_huid")),
+        user_udid=opt_uuid(context.get("user_udid")),
         ad_login=_opt_str(context.get("ad_login")),
         ad_domain=_opt_str(context.get("ad_domain")),
         username=_opt_str(context.get("username")),
@@ -543,7 +543,7 @@ def _async_file(item: Any) -> AsyncFile:
     kind = item.get("type")
     return AsyncFile(
         type=kind if isinstance(kind, str) else "",
-        file_id=_opt_uuid(item.get("file_id")),
+        file_id=opt_uuid(item.get("file_id")),
         file_name=_opt_str(item.get("file_name")),
         file_mimetype=_opt_str(item.get("file_mime_type")),
         file_size=_opt_int(item.get("file_size")),
@@ -567,10 +567,10 @@ def _mention(data: dict[str, Any]) -> Mention:
     mention_type = mention_type if isinstance(mention_type, str) else ""
     details = _dict(data.get("mention_data"))
     # Users and contacts are named by HUID, chats and channels by chat id; "all" names nobody.
-    entity_id = _opt_uuid(details.get("user_huid")) or _opt_uuid(details.get("group_chat_id"))
+    entity_id = opt_uuid(details.get("user_huid")) or opt_uuid(details.get("group_chat_id"))
     return Mention(
         mention_type=mention_type,
-        mention_id=_opt_uuid(data.get("mention_id")),
+        mention_id=opt_uuid(data.get("mention_id")),
         entity_id=entity_id,
         name=_opt_str(details.get("name")),
         known=mention_type in MENTION_TYPES,
@@ -580,13 +580,14 @@ def _mention(data: dict[str, Any]) -> Mention:
 def _required_uuid(raw: dict[str, Any], key: str) -> uuid.UUID:
     if key not in raw or raw[key] is None:
         raise PayloadError(f'"{key}" is missing.')
-    value = _opt_uuid(raw[key])
+    value = opt_uuid(raw[key])
     if value is None:
         raise PayloadError(f'"{key}" must be a UUID string, got {_short(raw[key])}.')
     return value
 
 
-def _opt_uuid(value: Any) -> uuid.UUID | None:
+def opt_uuid(value: Any) -> uuid.UUID | None:
+    """A UUID given as such or as its text; None for anything else (never an exception)."""
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):

@@ -26,6 +26,8 @@ from typing import Any
 
 import jwt
 
+from bots.botx.incoming import opt_uuid
+
 LAYOUT_V1 = "v1"
 LAYOUT_V2 = "v2"
 
@@ -89,10 +91,10 @@ def peek_bot_id(token: str | None) -> uuid.UUID | None:
     except UnverifiedRequest:
         return None
     if _layout(claims) == LAYOUT_V2:
-        return _as_uuid(claims.get("iss"))
+        return opt_uuid(claims.get("iss"))
     audience = claims.get("aud")
     if isinstance(audience, list) and audience:
-        return _as_uuid(audience[0])
+        return opt_uuid(audience[0])
     return None
 
 
@@ -176,7 +178,7 @@ def _layout(claims: Mapping[str, Any]) -> str:
     if claims.get("version") == 2:
         return LAYOUT_V2
     audience, issuer = claims.get("aud"), claims.get("iss")
-    if isinstance(audience, str) and _as_uuid(issuer) is not None:
+    if isinstance(audience, str) and opt_uuid(issuer) is not None:
         return LAYOUT_V2
     return LAYOUT_V1
 
@@ -185,7 +187,7 @@ def _check_v2_parties(claims: Mapping[str, Any], *, bot_id: uuid.UUID, host: str
     issuer = claims.get("iss")
     if issuer is None:
         raise UnverifiedRequest(MESSAGE_NO_ISSUER)
-    if not isinstance(issuer, str) or _as_uuid(issuer) != bot_id:
+    if not isinstance(issuer, str) or opt_uuid(issuer) != bot_id:
         raise UnverifiedRequest(MESSAGE_BAD_ISSUER)
     audience = claims.get("aud")
     if not isinstance(audience, str) or not audience or not _same_host(audience, host):
@@ -204,7 +206,7 @@ def _check_v1_parties(
     if not isinstance(audience, list) or len(audience) != 1:
         raise UnverifiedRequest(MESSAGE_BAD_AUDIENCE)
     (bot_audience,) = audience
-    if not isinstance(bot_audience, str) or _as_uuid(bot_audience) != bot_id:
+    if not isinstance(bot_audience, str) or opt_uuid(bot_audience) != bot_id:
         raise UnverifiedRequest(MESSAGE_BAD_AUDIENCE)
     issuer = claims.get("iss")
     if issuer is None:
@@ -247,15 +249,6 @@ def _as_number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 def _same_host(left: str, right: str) -> bool:

@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.http.request import RawPostDataException
 
+from bots.botx.incoming import opt_uuid
 from bots.sandbox.errors import SandboxError
 
 # BotX takes up to 512 MB per request; a sandbox that holds files in its database needs far less.
@@ -112,7 +113,7 @@ class Body:
         value = self.data.get(key)
         if value is None or value == "":
             return None
-        parsed = _as_uuid(value)
+        parsed = opt_uuid(value)
         if parsed is None:
             self.problem(key, "must be a UUID")
         return parsed
@@ -126,7 +127,7 @@ class Body:
         if not isinstance(value, list):
             self.problem(key, "must be a list of UUIDs")
             return None
-        parsed = [_as_uuid(item) for item in value]
+        parsed = [opt_uuid(item) for item in value]
         if any(item is None for item in parsed):
             self.problem(key, "must be a list of UUIDs")
             return None
@@ -197,15 +198,6 @@ class Body:
         if value and value not in choices:
             self.problem(key, f"must be one of {', '.join(sorted(choices))}")
         return value
-
-
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 # --- message pieces ----------------------------------------------------------------------------------
@@ -285,7 +277,7 @@ def _mentions(body: Body) -> list[dict[str, Any]]:
             body.problem(where, "must be an object")
         elif mention.get("mention_type", "user") not in MENTION_TYPES:
             body.problem(f"{where}.mention_type", f"must be one of {', '.join(sorted(MENTION_TYPES))}")
-        elif _as_uuid(mention.get("mention_id")) is None:
+        elif opt_uuid(mention.get("mention_id")) is None:
             body.problem(f"{where}.mention_id", "must be a UUID")
         elif mention.get("mention_data") is not None and not isinstance(mention["mention_data"], dict):
             body.problem(f"{where}.mention_data", "must be an object")

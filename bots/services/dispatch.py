@@ -23,7 +23,7 @@ from bots.handlers.framework import BotRef, Context
 from bots.handlers.registry import handler_get
 from bots.models import Bot, InboundEvent
 from bots.services.access import access_check
-from bots.services.ingress import command_parse
+from bots.services.ingress import command_parse, not_served_message
 from bots.services.outbox import OutgoingPayloadError, message_enqueue
 from bots.textsafe import scrub
 
@@ -69,8 +69,10 @@ def _process(event: InboundEvent) -> str:
         event.error = str(exc)
         return Status.FAILED
     info = handler_get(bot.handler)
-    if info is None or not bot.enabled:
-        event.error = "the bot was turned off or lost its handler code after the request was accepted"
+    reason = not_served_message(bot)
+    if info is None or reason is not None:
+        # Changed in the registry after the request was accepted.
+        event.error = f"no longer served: {reason}"
         return Status.UNHANDLED
 
     with translation.override(_language(command)):

@@ -21,7 +21,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bots.botx import responses
-from bots.botx.incoming import IncomingCommand, PayloadError, parse_callback, parse_command, parse_status_query
+from bots.botx.incoming import (
+    IncomingCommand,
+    PayloadError,
+    opt_uuid,
+    parse_callback,
+    parse_command,
+    parse_status_query,
+)
 from bots.botx.jwt import UnverifiedRequest, peek_bot_id, token_from_header, verify_incoming
 from bots.models import Bot, CallbackReceipt, InboundEvent
 from bots.textsafe import scrub
@@ -196,9 +203,9 @@ def command_receive(request: BotxHttpRequest) -> Answer:
 
     def run() -> Answer:
         data = json_object(request)
-        event.sync_id = uuid_or_none(data.get("sync_id"))
+        event.sync_id = opt_uuid(data.get("sync_id"))
         token = token_from_header(request.headers.get("authorization"))
-        body_bot = uuid_or_none(data.get("bot_id"))
+        body_bot = opt_uuid(data.get("bot_id"))
         if request.url_bot_id and body_bot and body_bot != request.url_bot_id:
             raise disabled(400, _("The bot_id in the body does not match the bot in the URL."))
         bot_id = request.url_bot_id or body_bot or (peek_bot_id(token) if token else None)
@@ -262,13 +269,6 @@ def _enqueue_processing(event_id: int) -> None:
     from bots import tasks
 
     tasks.enqueue_safely(tasks.inbound_process, event_id)
-
-
-def uuid_or_none(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 # --- /status ---------------------------------------------------------------------------------------

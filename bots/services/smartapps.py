@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from bots.botx import responses
-from bots.botx.incoming import PayloadError, parse_smartapp_request
+from bots.botx.incoming import PayloadError, opt_uuid, parse_smartapp_request
 from bots.botx.jwt import token_from_header
 from bots.handlers.framework import BotRef, SmartAppCall, SmartAppError
 from bots.handlers.registry import handler_get
@@ -33,7 +33,6 @@ from bots.services.ingress import (
     json_object,
     not_served_message,
     token_check,
-    uuid_or_none,
 )
 from bots.textsafe import scrub
 
@@ -54,7 +53,7 @@ def smartapp_answer(request: BotxHttpRequest) -> Answer:
     def run() -> Answer:
         data = json_object(request)
         token = token_from_header(request.headers.get("authorization"))
-        body_bot = uuid_or_none(data.get("bot_id"))
+        body_bot = opt_uuid(data.get("bot_id"))
         if request.url_bot_id and body_bot and body_bot != request.url_bot_id:
             raise disabled(400, _("The bot_id in the body does not match the bot in the URL."))
         bot = bot_find(request.url_bot_id or body_bot, token, None)

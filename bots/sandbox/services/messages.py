@@ -91,30 +91,7 @@ def _message_post(
         )
 
 
-def notification_direct_send(*, caller: Caller, notice: DirectNotification) -> uuid.UUID:
-    """Post the message (or fail) and queue the callback that says which; the new sync_id now."""
-    sync_id = uuid.uuid4()
-    with transaction.atomic():
-        failure: SandboxError | None = None
-        try:
-            _message_post(
-                caller=caller,
-                sync_id=sync_id,
-                group_chat_id=notice.group_chat_id,
-                recipients=notice.recipients,
-                content=notice.content,
-                file=notice.file,
-                stealth_mode=notice.stealth_mode,
-            )
-        except SandboxError as exc:
-            failure = exc
-        callback_schedule(bot=caller.bot, faults=caller.faults, origin=caller.origin, sync_id=sync_id, failure=failure)
-    return sync_id
-
-
-def notification_direct_send_sync(*, caller: Caller, notice: DirectNotification) -> uuid.UUID:
-    """The sync variant: the outcome is the answer, no callback."""
-    sync_id = uuid.uuid4()
+def _direct_post(*, caller: Caller, sync_id: uuid.UUID, notice: DirectNotification) -> None:
     _message_post(
         caller=caller,
         sync_id=sync_id,
@@ -124,6 +101,25 @@ def notification_direct_send_sync(*, caller: Caller, notice: DirectNotification)
         file=notice.file,
         stealth_mode=notice.stealth_mode,
     )
+
+
+def notification_direct_send(*, caller: Caller, notice: DirectNotification) -> uuid.UUID:
+    """Post the message (or fail) and queue the callback that says which; the new sync_id now."""
+    sync_id = uuid.uuid4()
+    with transaction.atomic():
+        failure: SandboxError | None = None
+        try:
+            _direct_post(caller=caller, sync_id=sync_id, notice=notice)
+        except SandboxError as exc:
+            failure = exc
+        callback_schedule(bot=caller.bot, faults=caller.faults, origin=caller.origin, sync_id=sync_id, failure=failure)
+    return sync_id
+
+
+def notification_direct_send_sync(*, caller: Caller, notice: DirectNotification) -> uuid.UUID:
+    """The sync variant: the outcome is the answer, no callback."""
+    sync_id = uuid.uuid4()
+    _direct_post(caller=caller, sync_id=sync_id, notice=notice)
     return sync_id
 
 
