@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 SIGNED = "signed"  # the default: a valid token for the bot
 HELP = {"body": "/help", "name": "/help", "description": "What this bot can do"}
+BUTTONS = {"body": "/buttons", "name": "/buttons", "description": "Buttons that edit their own message"}
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_status_answers_that_the_bot_works_with_its_menu(bot: Bot, get_status: C
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "result": {"enabled": True, "status_message": "The bot is working.", "commands": [HELP]},
+        "result": {"enabled": True, "status_message": "The bot is working.", "commands": [HELP, BUTTONS]},
     }
 
 
@@ -84,8 +85,8 @@ def test_empty_query_values_count_as_absent(bot: Bot, get_status: Callable[..., 
     CommandRule.objects.create(bot=bot, command="/help", ad_logins=["anna"])
 
     # An empty login matches no listed login, and an empty is_admin is not an admin.
-    assert menu(get_status(bot, ad_login="", ad_domain="", is_admin="")) == []
-    assert menu(get_status(bot, ad_login="anna", is_admin="")) == [HELP]
+    assert menu(get_status(bot, ad_login="", ad_domain="", is_admin="")) == [BUTTONS]
+    assert menu(get_status(bot, ad_login="anna", is_admin="")) == [HELP, BUTTONS]
 
 
 def test_the_shared_url_answers_status_for_the_bot_in_the_query(
@@ -132,8 +133,8 @@ def test_a_command_rule_hides_the_command_from_users_it_does_not_allow(
 ) -> None:
     _rule(bot, **rule)
 
-    assert menu(get_status(bot, **allowed)) == [HELP]
-    assert menu(get_status(bot, **refused)) == []
+    assert menu(get_status(bot, **allowed)) == [HELP, BUTTONS]
+    assert menu(get_status(bot, **refused)) == [BUTTONS]
 
 
 def test_a_disabled_bot_answers_not_enabled_with_its_status_message(
