@@ -54,11 +54,14 @@ BIN = Path(sys.executable).parent
 LOOPBACK = "127.0.0.1"
 PORTAL_BOT_ID = "b0000000-be0c-4000-8000-000000000001"
 REFERENCE_BOT_ID = "b0000000-be0c-4000-8000-000000000002"
-DB_NAME = "portal_bench"
-DB_TEMPLATE = "portal_bench_template"
+# BENCH_DB_NAME / BENCH_REDIS_URL: run beside another benchmark or test run without sharing its data.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "portal_bench")
+if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", DB_NAME):
+    raise SystemExit("BENCH_DB_NAME: lower-case letters, digits and _ only")
+DB_TEMPLATE = f"{DB_NAME}_template"
 PORTAL_PROCESSES = ("gunicorn", "celery")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -106,6 +109,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--celery-workers", type=int, default=1)
     parser.add_argument("--celery-concurrency", type=int, default=4, help="pool processes: two per core")
     parser.add_argument("--celery-pool", default="prefork")
+    parser.add_argument(
+        "--celery-nice",
+        type=int,
+        default=0,
+        help="run the Celery worker at this nice level (e.g. 10: the web processes answer BotX first under overload)",
+    )
     parser.add_argument("--no-beat", action="store_true", help="run no celery beat (no sweeper)")
     parser.add_argument("--log-level", default="INFO", help="the portal's LOG_LEVEL and Celery's --loglevel")
     parser.add_argument("--chats", type=int, default=1000, help="distinct users (personal chats) commands come from")
@@ -569,6 +578,7 @@ class Bench:
             self.stack.start(
                 f"celery-{index}",
                 [
+                    *(["nice", "-n", str(a.celery_nice)] if a.celery_nice else []),
                     str(BIN / "celery"),
                     "-A",
                     celery_app,
@@ -1055,7 +1065,8 @@ class Bench:
                 f"Traffic benchmark {self.stamp}{' (quick)' if a.quick else ''}: {os.cpu_count()} cores; "
                 f"logs in {self.logs}",
                 f"portal: gunicorn portal.wsgi, {web}; celery: {a.celery_workers} worker(s) x {a.celery_concurrency} "
-                f"({a.celery_pool}){'' if a.no_beat else ' + beat'}; DEBUG=false, LOG_LEVEL={a.log_level.upper()}",
+                f"({a.celery_pool}){'' if a.no_beat else ' + beat'}"
+                f"{f', nice {a.celery_nice}' if a.celery_nice else ''}; DEBUG=false, LOG_LEVEL={a.log_level.upper()}",
                 "bot rate_limit = 1000/s (the model's maximum), so the per-bot send limit is not what is measured.",
                 f"load generator: its own process (aiohttp), a v2 JWT "
                 f"{'per second' if a.token_per_second else 'per request'}, a fresh sync_id and a unique text per "
@@ -1087,6 +1098,7 @@ class Bench:
                         "celery_workers": self.args.celery_workers,
                         "celery_concurrency": self.args.celery_concurrency,
                         "celery_pool": self.args.celery_pool,
+                        "celery_nice": self.args.celery_nice,
                         "beat": not self.args.no_beat,
                         "log_level": self.args.log_level.upper(),
                         "chats": self.args.chats,
@@ -1142,8 +1154,8 @@ STAGES = ("to_view", "view", "queue", "handler", "to_claim", "claim_to_send", "b
 STAGE_NOTES = {
     "to_view": "scheduled send -> view starts (client, gunicorn accept queue)",
     "view": "view starts -> row saved (JWT, lookups; commit follows)",
-    "queue": "row saved -> worker starts inbound_process (commit, enqueue, Redis, worker free)",
-    "handler": "inbound_process: lock, parse, access, handler, outbox rows",
+    "queue": "row saved -> a drain starts it (commit, wake, Redis, worker free, earlier events of its batch)",
+    "handler": "its turn in the drain: parse, access, handler, outbox rows",
     "to_claim": "outbox row created -> delivery claimed (commit, enqueue, queue, worker free)",
     "claim_to_send": "claimed -> BotX call starts (send slot, request build)",
     "botx_http": "the BotX call (fake BotX)",

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from bots.services import delivery, dispatch, sweeper
+from bots.services import delivery, dispatch, sweeper, wake
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,21 @@ def inbound_process(event_id: int) -> None:
     dispatch.inbound_process(event_id=event_id)
 
 
+@shared_task(name="bots.inbound_drain", ignore_result=True)
+def inbound_drain() -> None:
+    """Process the stored commands in batches, then deliver their answers (woken by bots/services/wake.py)."""
+    wake.woken(inbound_drain)
+    dispatch.inbound_drain()
+
+
 @shared_task(name="bots.outbound_deliver", ignore_result=True)
 def outbound_deliver(message_id: int) -> None:
     delivery.message_deliver(message_id=message_id)
+
+
+@shared_task(name="bots.outbound_deliver_many", ignore_result=True)
+def outbound_deliver_many(message_ids: list[int]) -> None:
+    delivery.messages_deliver(list(message_ids))
 
 
 @shared_task(name="bots.sweep", ignore_result=True)

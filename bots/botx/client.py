@@ -233,15 +233,20 @@ class BotxClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        raw: bool = False,
     ) -> Any:
-        """Call a BotX method and return the ``result`` of its ok envelope; raise ``BotxError``."""
+        """Call a BotX method and return the ``result`` of its ok envelope; raise ``BotxError``.
+
+        ``raw``: the method answers 200 with bytes rather than an envelope (the Files API download);
+        those bytes are returned, and errors are read as for any other method.
+        """
         if not path.startswith("/") or path.startswith("//"):
             # An absolute URL here would send the bot's bearer token to another host.
             raise ValueError(f"A BotX path must start with a single '/': {path!r}")
         creds = self.credentials
         if creds.auth_mode == AUTH_V2:
             token = jwt_v2_build(bot_id=creds.bot_id, host=creds.host, secret_key=creds.secret_key)
-            return self._call(method, path, params=params, json=json, token=token)
+            return self._call(method, path, params=params, json=json, token=token, raw=raw)
 
         key: _CacheKey = (
             creds.base_url,
@@ -252,7 +257,7 @@ class BotxClient:
         )
         token = _token_cache.get(key, self.get_token)
         try:
-            return self._call(method, path, params=params, json=json, token=token)
+            return self._call(method, path, params=params, json=json, token=token, raw=raw)
         except BotxError as exc:
             if exc.status_code != 401:
                 raise
@@ -261,7 +266,7 @@ class BotxClient:
         logger.info("BotX rejected the cached token of bot %s; fetching a new one", creds.bot_id)
         _token_cache.discard(key, token)
         token = _token_cache.get(key, self.get_token)
-        return self._call(method, path, params=params, json=json, token=token)
+        return self._call(method, path, params=params, json=json, token=token, raw=raw)
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -273,6 +278,7 @@ class BotxClient:
         params: Mapping[str, Any] | None,
         json: Any,
         token: str | None,
+        raw: bool = False,
     ) -> Any:
         method = method.upper()
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
@@ -303,6 +309,12 @@ class BotxClient:
             )
             self.last_exchange = Exchange(method, log_path, None, detail, _elapsed_ms(started))
             raise BotxError(kind, reason, detail=detail, method=method, path=log_path) from exc
+        if raw and response.status_code == 200:
+            # A file's bytes: the ledger needs their size, not their text.
+            self.last_exchange = Exchange(
+                method, log_path, 200, f"<{len(response.content)} bytes>", _elapsed_ms(started)
+            )
+            return response.content
         self.last_exchange = Exchange(
             method,
             log_path,

@@ -3,6 +3,9 @@
 The event row is locked for the run, and what the handler sends is written to the outbox in the same
 transaction that marks the event processed: a worker killed mid-run leaves the event ``received`` with
 nothing sent, and the next delivery of the task (late acknowledgement) or the sweeper runs it again.
+
+``inbound_drain`` is the worker's usual way in (woken by the Bot API, bots/services/wake.py): it claims
+stored commands many at a time and delivers their answers itself; ``inbound_process`` runs one event.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import logging
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -19,12 +23,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bots.botx.incoming import IncomingCommand, PayloadError
-from bots.handlers.framework import BotRef, Context
 from bots.handlers.registry import handler_get
 from bots.models import Bot, InboundEvent
+from bots.services import delivery, wake
 from bots.services.access import access_check
+from bots.services.handler_context import context_build, handler_run
 from bots.services.ingress import command_parse, not_served_message
-from bots.services.outbox import OutgoingPayloadError, message_enqueue
+from bots.services.outbox import OutgoingPayloadError, deliveries_collected, message_enqueue
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,81 @@ def inbound_process(*, event_id: int) -> str | None:
         event.finished_at = timezone.now()
         event.save()
     return status
+
+
+@dataclass
+class DrainResult:
+    statuses: dict[int, str] = field(default_factory=dict)  # event id -> the status it ended in
+    messages: list[int] = field(default_factory=list)  # outbox rows created, in order
+    more: bool = False  # stopped on its time budget with work left (and woke another drain)
+
+
+DRAIN_FIELDS = ["attempts", "started_at", "status", "finished_at", "error", "summary"]
+
+
+def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = None) -> DrainResult:
+    """Process stored commands in batches until none is left or the time budget is spent.
+
+    Each batch is one transaction: its events are claimed (``FOR UPDATE SKIP LOCKED``, so drains in
+    parallel never share one), each one processed in its own savepoint (a failure stays with its event),
+    and their statuses written with the outbox rows their handlers made. A worker killed mid-batch
+    commits nothing of it: the events stay ``received`` for the task's redelivery or the sweeper.
+    What the batch put in the outbox is delivered here once it is committed, without a task per row.
+    """
+    batch = batch or settings.INBOUND_DRAIN_BATCH
+    budget = settings.INBOUND_DRAIN_SECONDS if budget_seconds is None else budget_seconds
+    started = time.monotonic()
+    result = DrainResult()
+    skipped: set[int] = set()
+    while True:
+        with deliveries_collected() as created:
+            claimed, stopped_early = _drain_batch(batch, skipped, result, deadline=started + budget)
+        result.messages.extend(created)
+        delivery.messages_deliver(created, deadline=started + budget)
+        if claimed < batch and not stopped_early:
+            return result
+        if time.monotonic() - started >= budget:
+            # Leave the rest to a fresh task, so that one drain does not hold its worker for ever.
+            from bots import tasks
+
+            wake.wake(tasks.inbound_drain)
+            result.more = True
+            return result
+
+
+def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline: float) -> tuple[int, bool]:
+    """One batch; returns how many events it claimed and whether it stopped early with some left."""
+    with transaction.atomic():
+        events = list(
+            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("bot__cts")
+            .filter(status=Status.RECEIVED, endpoint=InboundEvent.Endpoint.COMMAND)
+            .exclude(pk__in=skipped)
+            .order_by("id")[:batch]
+        )
+        done: list[InboundEvent] = []
+        stopped_early = False
+        for event in events:
+            if done and time.monotonic() >= deadline:
+                stopped_early = True  # the rest stay received, for the next batch or drain
+                break
+            event.attempts += 1
+            event.started_at = timezone.now()
+            try:
+                with transaction.atomic():
+                    event.status = _process(event)
+                    event.finished_at = timezone.now()
+                    event.save(update_fields=DRAIN_FIELDS)
+            except Exception:
+                # Outside the handler (which _process guards itself): nothing of this event is kept and
+                # it stays received, left for the sweeper rather than retried in a loop here. A lost
+                # connection fails the next statement, and with it the whole batch, which runs again.
+                logger.exception("processing inbound event %s failed; it is left for the sweeper", event.pk)
+                skipped.add(event.pk)
+                continue
+            done.append(event)
+    result.statuses.update((event.pk, event.status) for event in done)
+    return len(events), stopped_early
 
 
 def _process(event: InboundEvent) -> str:
@@ -95,12 +175,12 @@ def _process(event: InboundEvent) -> str:
                 else "no handler for it"
             )
             return Status.UNHANDLED
-        context = Context(bot=BotRef(bot.bot_id, bot.name, bot.handler), message=command)
+        context = context_build(bot=bot, command=command, router=info.router)
         started = time.monotonic()
         try:
             # A savepoint: a failing handler leaves nothing half-sent, the failure itself is recorded.
             with transaction.atomic():
-                handler(context)
+                handler_run(handler, context)
                 _send(event, bot, context.outgoing, created_by=f"handler: {bot.handler}")
         except Exception as exc:
             event.error = scrub("".join(traceback.format_exception(exc)))[-20_000:]

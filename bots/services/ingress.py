@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from bots.botx.incoming import (
 )
 from bots.botx.jwt import UnverifiedRequest, peek_bot_id, token_from_header, verify_incoming
 from bots.models import Bot, CallbackReceipt, InboundEvent
+from bots.services import bot_cache, wake
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -198,6 +200,80 @@ def handle_recorded(event: InboundEvent, run: Any) -> Answer:
 # --- /command --------------------------------------------------------------------------------------
 
 
+def bot_verified(
+    event: InboundEvent,
+    bot_id: uuid.UUID | None,
+    token: str | None,
+    host: str | None,
+    *,
+    token_required: bool | None = None,
+) -> Bot:
+    """``bot_find`` and ``token_check`` for the hot endpoints, from the per-process cache (bot_cache).
+
+    Sets the event's bot and verification outcome; raises a ``Rejection`` as they do. A missing token is
+    refused when ``token_required`` (default: the bot's JWT policy) says so. A token that does
+    not verify with the cached keys is tried once more with the bot read afresh: its secret may just
+    have been rotated in another process.
+    """
+    if bot_id is None:
+        raise disabled(400, _("The request does not name a bot."))
+    candidates = bot_cache.bots_for(bot_id)
+    if not candidates:
+        candidates = bot_cache.bots_for(bot_id, fresh=True)
+    if not candidates:
+        raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id})
+    chosen = _candidate_choose(candidates, token, host)
+    event.bot = chosen.bot
+    if token is None:
+        if token_required is None:
+            token_required = chosen.bot.jwt_policy == Bot.JwtPolicy.REQUIRED
+        event.verification = token_check(chosen.bot, None, required=token_required)
+        return chosen.bot
+    try:
+        _cached_token_verify(chosen, token)
+    except UnverifiedRequest:
+        fresh = bot_cache.bots_for(bot_id, fresh=True)
+        if not fresh:
+            raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id}) from None
+        chosen = _candidate_choose(fresh, token, host)
+        event.bot = chosen.bot
+        try:
+            _cached_token_verify(chosen, token)
+        except UnverifiedRequest as exc:
+            raise Rejection(
+                Answer(401, responses.unverified_request(exc.message)), exc.message, Verification.FAILED
+            ) from None
+    event.verification = Verification.VERIFIED
+    return chosen.bot
+
+
+def _candidate_choose(
+    candidates: tuple[bot_cache.CachedBot, ...], token: str | None, host: str | None
+) -> bot_cache.CachedBot:
+    if len(candidates) > 1 and host:
+        candidates = tuple(c for c in candidates if c.bot.cts.host == host.lower()) or candidates
+    if len(candidates) == 1 or token is None:
+        return candidates[0]
+    # One bot ID on several CTS servers: the token's signature and audience tell which one called.
+    for candidate in candidates:
+        try:
+            _cached_token_verify(candidate, token)
+        except UnverifiedRequest:
+            continue
+        return candidate
+    return candidates[0]
+
+
+def _cached_token_verify(cached: bot_cache.CachedBot, token: str) -> None:
+    verify_incoming(
+        token,
+        bot_id=cached.bot.bot_id,
+        host=cached.bot.cts.host,
+        secrets=cached.valid_secrets(),
+        trusted_issuers=cached.bot.cts.trusted_issuers,
+    )
+
+
 def command_receive(request: BotxHttpRequest) -> Answer:
     event = event_new(request)
 
@@ -212,9 +288,7 @@ def command_receive(request: BotxHttpRequest) -> Answer:
         event.bot_ref = str(bot_id or "")
         sender = data.get("from")
         host = sender.get("host") if isinstance(sender, dict) and isinstance(sender.get("host"), str) else None
-        bot = bot_find(bot_id, token, host)
-        event.bot = bot
-        event.verification = token_check(bot, token, required=bot.jwt_policy == Bot.JwtPolicy.REQUIRED)
+        bot = bot_verified(event, bot_id, token, host)
         reason = not_served_message(bot)
         if reason is not None:
             raise disabled(503, reason)
@@ -249,26 +323,39 @@ def command_parse(data: dict[str, Any], bot: Bot) -> IncomingCommand:
 
 
 def _store_command(event: InboundEvent) -> Answer:
+    """One INSERT, committed before the answer (autocommit: no transaction around it), then a wake-up."""
     answer = Answer(202, responses.accepted())
     event.http_status = answer.status
     event.status = Status.RECEIVED
     event.queued_at = timezone.now()
     try:
-        with transaction.atomic():
-            event.save()
-            transaction.on_commit(lambda: _enqueue_processing(event.pk))
+        # Inside an enclosing transaction (tests, a caller's atomic block), a savepoint keeps a duplicate's
+        # IntegrityError from breaking it; in autocommit the INSERT is its own transaction.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
+            event.save(force_insert=True)
     except IntegrityError:
         # The same command again: acknowledged, counted on the first row, not processed twice.
-        InboundEvent.objects.filter(
-            bot=event.bot, sync_id=event.sync_id, endpoint=InboundEvent.Endpoint.COMMAND
-        ).exclude(status=Status.REJECTED).update(duplicates=F("duplicates") + 1)
+        counted = (
+            InboundEvent.objects.filter(bot=event.bot, sync_id=event.sync_id, endpoint=InboundEvent.Endpoint.COMMAND)
+            .exclude(status=Status.REJECTED)
+            .update(duplicates=F("duplicates") + 1)
+        )
+        if not counted:
+            # Not a duplicate: the cached bot was deleted meanwhile (its row is gone, the reference
+            # fails). It is not accepted, and is recorded as refused like any request for an unknown bot.
+            bot_cache.cache_clear()
+            bot_id = event.bot.bot_id if event.bot is not None else event.bot_ref
+            event.bot, event.queued_at = None, None
+            raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id}) from None
+        return answer
+    transaction.on_commit(_wake_processing)
     return answer
 
 
-def _enqueue_processing(event_id: int) -> None:
+def _wake_processing() -> None:
     from bots import tasks
 
-    tasks.enqueue_safely(tasks.inbound_process, event_id)
+    wake.wake(tasks.inbound_drain)
 
 
 # --- /status ---------------------------------------------------------------------------------------
@@ -307,7 +394,7 @@ def status_answer(request: BotxHttpRequest) -> Answer:
 def callback_receive(request: BotxHttpRequest) -> Answer:
     """Record a BotX callback and match it to its outbound message (now, or once its sync ID is known)."""
     from bots.models import OutboundMessage
-    from bots.services.delivery import callback_match
+    from bots.services.delivery import callback_settle, callback_target
 
     event = event_new(request)
 
@@ -325,16 +412,23 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
                 OutboundMessage.objects.filter(sync_id=callback.sync_id).values_list("bot__bot_id", flat=True).first()
             )
         token = token_from_header(request.headers.get("authorization"))
-        bot = bot_find(bot_id or (peek_bot_id(token) if token else None), token, None)
-        event.bot = bot
-        event.bot_ref = str(bot.bot_id)
+        bot_id = bot_id or (peek_bot_id(token) if token else None)
+        event.bot_ref = str(bot_id or "")
         # BotX is not known to sign every callback (the vendor's own bots do not check them): a token
         # that is present must be valid, an absent one is recorded as such.
-        event.verification = token_check(bot, token, required=False)
+        bot = bot_verified(event, bot_id, token, None, token_required=False)
+        event.bot_ref = str(bot.bot_id)
         event.text = scrub("ok" if callback.ok else (callback.reason or "error"))[:255]
         answer = Answer(202, responses.accepted())
+        event.http_status = answer.status
+        event.status = Status.ANSWERED
         with transaction.atomic():
-            event_record(event, answer, Status.ANSWERED)
+            # The message is locked first: a worker storing its sync ID right now is waited for.
+            message = callback_target(bot, callback.sync_id)
+            if message is not None:
+                # The callback's request joins the conversation turn of the message it answers.
+                event.correlation_id = message.correlation_id
+            event.save(force_insert=True)
             receipt = CallbackReceipt.objects.create(
                 inbound=event,
                 bot=bot,
@@ -343,10 +437,13 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
                 reason=scrub(callback.reason or "")[:128],
                 errors=scrub(list(callback.errors)),
                 error_data=scrub(dict(callback.error_data)),
+                message=message,
+                matched_at=timezone.now() if message is not None else None,
             )
+            if message is not None:
+                callback_settle(receipt, message)
         # Unmatched, the callback came before the worker stored the send's sync ID: the worker matches
         # it when it does (delivery._accepted), and the sweeper catches the rare pair that crossed.
-        callback_match(receipt)
         return answer
 
     return handle_recorded(event, run)

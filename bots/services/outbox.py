@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -12,7 +15,7 @@ from bots.botx.outgoing import OutgoingPayloadError, chat_of, validate_payload
 from bots.models import Bot, InboundEvent, MessageEvent, OutboundMessage
 from bots.textsafe import scrub
 
-__all__ = ["OutgoingPayloadError", "message_enqueue", "message_status_change"]
+__all__ = ["OutgoingPayloadError", "deliveries_collected", "message_enqueue", "message_status_change"]
 
 
 def _text_of(payload: dict[str, Any]) -> str:
@@ -74,8 +77,31 @@ def message_status_change(message: OutboundMessage, status: str, note: str = "",
     MessageEvent.objects.create(message=message, status=status, note=note[:2000])
 
 
+_collecting = threading.local()
+
+
+@contextmanager
+def deliveries_collected() -> Iterator[list[int]]:
+    """Within it, messages due now are listed for the caller to deliver once its transaction has
+    committed (the batch drain does), instead of a task being enqueued for each. A message listed from
+    a savepoint rolled back later is simply not found by the delivery; one the caller never gets to
+    deliver (its process dies) is found by the sweeper."""
+    ids: list[int] = []
+    outer = getattr(_collecting, "ids", None)
+    _collecting.ids = ids
+    try:
+        yield ids
+    finally:
+        _collecting.ids = outer
+
+
 def deliver_after_commit(message_id: int, countdown: float | None = None) -> None:
     from bots import tasks  # tasks import services; the import is deferred to keep that one-way at load
+
+    collected = getattr(_collecting, "ids", None)
+    if collected is not None and not countdown:
+        collected.append(message_id)
+        return
 
     def enqueue() -> None:
         tasks.enqueue_safely(tasks.outbound_deliver, message_id, countdown=countdown)

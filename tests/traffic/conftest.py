@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +12,15 @@ from django.test import Client
 
 from bots.botx.auth import jwt_v2_build
 from bots.models import Bot, CtsServer
+from bots.services import bot_cache
+
+
+@pytest.fixture(autouse=True)
+def _bot_cache_cleared() -> Iterator[None]:
+    # Each test's database starts afresh, the per-process copy of the registry must too.
+    bot_cache.cache_clear()
+    yield
+    bot_cache.cache_clear()
 
 
 def botx_token(bot: Bot, *, secret: str | None = None, **claims: Any) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bots.handlers.framework import Context, Router
 from bots.handlers.registry import HandlerInfo, handlers
@@ -23,7 +25,34 @@ pytestmark = [pytest.mark.django_db]
 
 Status = InboundEvent.Status
 TEST_HANDLER = "traffic_dispatch_test"
-HELP_TEXT = "I repeat what you write. Commands: /help — this list."
+HELP_TEXT = "\n".join(
+    [
+        "I repeat what you write, and answer a file with its name and size. Commands:",
+        "/help — What this bot can do",
+        "/buttons — Buttons that edit their own message",
+        "/keyboard — A keyboard of this bot's commands",
+        "/mention — Mentions you; /mention all mentions everyone",
+        "/file — Sends a small text file",
+    ]
+)
+# What echo says about the files of the saved messages (a file described both inlined and on the CTS once).
+FILE_ANSWERS = {
+    "attachment_document": ["Got report.txt, 29 bytes."],
+    "attachment_image": ["Got pixel.png, 70 bytes."],
+    "attachment_video": ["Got clip.mp4, 29 bytes."],
+    "attachment_voice": ["Got voice.mp3, 23 bytes."],
+    "message_maximal": ["Got chart.png, 70 bytes."],
+}
+
+
+def _file_answer() -> str:
+    """What echo says about message_maximal's file, in the active language."""
+    return ngettext("Got %(name)s, %(size)d byte.", "Got %(name)s, %(size)d bytes.", 70) % {
+        "name": "chart.png",
+        "size": 70,
+    }
+
+
 APOLOGY = "Sorry, something went wrong. Please try again later."
 
 
@@ -111,7 +140,12 @@ def test_every_saved_user_message_is_processed_by_echo(name: str, send: Callable
 
     assert event.status == Status.DONE, event.error
     text = payload["command"]["body"]
-    assert bodies(event) == ([text] if text else [])
+    files = FILE_ANSWERS.get(name, [])
+    if name == "message_maximal":
+        # Its sender speaks Russian, and echo answers in the sender's language.
+        with translation.override(payload["from"]["locale"]):
+            files = [_file_answer()]
+    assert bodies(event) == ([text] if text else []) + files
 
 
 @pytest.mark.parametrize("name", KNOWN_EVENT_FIXTURES)

@@ -19,6 +19,12 @@ pytestmark = pytest.mark.django_db
 SIGNED = "signed"  # the default: a valid token for the bot
 HELP = {"body": "/help", "name": "/help", "description": "What this bot can do"}
 BUTTONS = {"body": "/buttons", "name": "/buttons", "description": "Buttons that edit their own message"}
+# The rest of the echo bot's menu, which no test here restricts.
+OTHERS = [
+    {"body": "/keyboard", "name": "/keyboard", "description": "A keyboard of this bot's commands"},
+    {"body": "/mention", "name": "/mention", "description": "Mentions you; /mention all mentions everyone"},
+    {"body": "/file", "name": "/file", "description": "Sends a small text file"},
+]
 
 
 @pytest.fixture
@@ -58,7 +64,7 @@ def test_status_answers_that_the_bot_works_with_its_menu(bot: Bot, get_status: C
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "result": {"enabled": True, "status_message": "The bot is working.", "commands": [HELP, BUTTONS]},
+        "result": {"enabled": True, "status_message": "The bot is working.", "commands": [HELP, BUTTONS, *OTHERS]},
     }
 
 
@@ -85,8 +91,8 @@ def test_empty_query_values_count_as_absent(bot: Bot, get_status: Callable[..., 
     CommandRule.objects.create(bot=bot, command="/help", ad_logins=["anna"])
 
     # An empty login matches no listed login, and an empty is_admin is not an admin.
-    assert menu(get_status(bot, ad_login="", ad_domain="", is_admin="")) == [BUTTONS]
-    assert menu(get_status(bot, ad_login="anna", is_admin="")) == [HELP, BUTTONS]
+    assert menu(get_status(bot, ad_login="", ad_domain="", is_admin="")) == [BUTTONS, *OTHERS]
+    assert menu(get_status(bot, ad_login="anna", is_admin="")) == [HELP, BUTTONS, *OTHERS]
 
 
 def test_the_shared_url_answers_status_for_the_bot_in_the_query(
@@ -133,8 +139,8 @@ def test_a_command_rule_hides_the_command_from_users_it_does_not_allow(
 ) -> None:
     _rule(bot, **rule)
 
-    assert menu(get_status(bot, **allowed)) == [HELP, BUTTONS]
-    assert menu(get_status(bot, **refused)) == [BUTTONS]
+    assert menu(get_status(bot, **allowed)) == [HELP, BUTTONS, *OTHERS]
+    assert menu(get_status(bot, **refused)) == [BUTTONS, *OTHERS]
 
 
 def test_a_disabled_bot_answers_not_enabled_with_its_status_message(

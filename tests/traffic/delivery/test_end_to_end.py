@@ -31,6 +31,7 @@ from bots import tasks
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, OutboundMessage
 from bots.sandbox.models import SandboxMessage
 from bots.sandbox.services.user_send import UserMessage, UserSendResult, sandbox_user_send
+from bots.services import wake
 from bots.services.sweeper import sweep
 from portal.celery import app as celery_app
 from tests.sandbox_fixtures import World
@@ -99,6 +100,7 @@ def celery_worker(live_server: Any, tmp_path_factory: pytest.TempPathFactory) ->
     conf.worker_enable_remote_control = False  # no broadcast queue: nothing here sends it commands
     _broker_pools_reset()
     celery_app.control.purge()  # left over by an earlier run that was interrupted
+    wake.gates_reset()  # the drain tasks those gates stood for were purged with the rest
 
     sqlite = connection.vendor == "sqlite"
     shared = connections["default"]
@@ -192,7 +194,7 @@ def test_a_command_that_came_while_the_broker_was_down_is_answered_once_the_swee
         raise OperationalError("Error 111 connecting to the broker. Connection refused.")
 
     with monkeypatch.context() as broken:
-        broken.setattr(type(celery_app.tasks[tasks.inbound_process.name]), "apply_async", broker_down)
+        broken.setattr(type(celery_app.tasks[tasks.inbound_drain.name]), "apply_async", broker_down)
         sent = say(bot, world, live_server.url, "are you there?")
 
     assert sent.status_code == 202, "BotX gets its answer all the same"

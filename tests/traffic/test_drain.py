@@ -1,0 +1,150 @@
+"""The batch drain: stored commands processed many to a transaction, each on its own, none twice.
+
+Commands are posted through the real /command endpoint inside the test's transaction, so no task is
+woken (its on-commit hook never runs); the tests call the drain themselves, as the worker does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bots.models import Bot, InboundEvent, OutboundMessage
+from bots.services import dispatch, wake
+from bots.tasks import inbound_drain
+from tests.botx import payloads
+
+pytestmark = [pytest.mark.django_db]
+
+Status = InboundEvent.Status
+
+
+def stored(bot: Bot, post_command: Callable[..., Any], texts: list[str]) -> list[InboundEvent]:
+    events = []
+    for text in texts:
+        payload = payloads.command(body=text, user_huid=str(uuid.uuid4()), group_chat_id=str(uuid.uuid4()))
+        assert post_command(bot, payload).status_code == 202
+        events.append(InboundEvent.objects.get(bot=bot, sync_id=payload["sync_id"]))
+    return events
+
+
+def answers_by_event() -> dict[int | None, list[str]]:
+    found: dict[int | None, list[str]] = {}
+    for inbound_id, body in OutboundMessage.objects.order_by("id").values_list("inbound_id", "payload__body"):
+        found.setdefault(inbound_id, []).append(body)
+    return found
+
+
+def test_the_drain_processes_every_stored_command_in_batches_and_answers_each_once(
+    bot: Bot, post_command: Callable[..., Any]
+) -> None:
+    events = stored(bot, post_command, [f"message {n}" for n in range(7)])
+
+    result = dispatch.inbound_drain(batch=3)
+
+    assert result.statuses == {event.pk: Status.DONE for event in events}
+    assert answers_by_event() == {event.pk: [f"message {n}"] for n, event in enumerate(events)}
+    for event in events:
+        event.refresh_from_db()
+        assert (event.status, event.attempts) == (Status.DONE, 1)
+        assert event.started_at is not None and event.finished_at is not None
+    # What the batches put in the outbox was handed to delivery at once, not left for a task.
+    assert sorted(result.messages) == sorted(OutboundMessage.objects.values_list("pk", flat=True))
+    assert not OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING, attempts=0).exists()
+
+    again = dispatch.inbound_drain(batch=3)
+
+    assert again.statuses == {}
+    assert OutboundMessage.objects.count() == len(events)
+
+
+def test_a_worker_killed_mid_batch_keeps_nothing_of_it_and_the_next_drain_does_each_once(
+    bot: Bot, post_command: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stored(bot, post_command, ["first", "second", "third", "fourth"])
+    process = dispatch._process
+
+    def killed_on_the_third(event: InboundEvent) -> str:
+        status = process(event)  # the handler has run and its answer is in the outbox (uncommitted)
+        if event.pk == events[2].pk:
+            # Not an Exception: what a worker's death looks like to the code it interrupts.
+            raise SystemExit("the worker process was killed")
+        return status
+
+    with monkeypatch.context() as dying:
+        dying.setattr(dispatch, "_process", killed_on_the_third)
+        with pytest.raises(SystemExit):
+            dispatch.inbound_drain(batch=4)
+
+    assert set(InboundEvent.objects.filter(pk__in=[e.pk for e in events]).values_list("status", flat=True)) == {
+        Status.RECEIVED
+    }
+    assert not OutboundMessage.objects.exists(), "the answers of the whole batch went with it"
+    assert set(InboundEvent.objects.filter(pk__in=[e.pk for e in events]).values_list("attempts", flat=True)) == {0}
+
+    result = dispatch.inbound_drain(batch=4)
+
+    assert result.statuses == {event.pk: Status.DONE for event in events}
+    assert answers_by_event() == {
+        event.pk: [text] for event, text in zip(events, ["first", "second", "third", "fourth"], strict=True)
+    }
+
+
+def test_an_event_that_breaks_outside_its_handler_stays_received_and_the_rest_of_its_batch_is_done(
+    bot: Bot, post_command: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stored(bot, post_command, ["one", "two", "three"])
+    broken = events[1]
+    process = dispatch._process
+
+    def breaks_on_the_second(event: InboundEvent) -> str:
+        status = process(event)
+        if event.pk == broken.pk:
+            raise RuntimeError("a bug past the handler")
+        return status
+
+    monkeypatch.setattr(dispatch, "_process", breaks_on_the_second)
+
+    result = dispatch.inbound_drain(batch=3)
+
+    assert result.statuses == {events[0].pk: Status.DONE, events[2].pk: Status.DONE}
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == (Status.RECEIVED, 0)  # for the sweeper, as a lost task is
+    assert answers_by_event() == {events[0].pk: ["one"], events[2].pk: ["three"]}
+
+
+def test_a_failing_handler_fails_only_its_own_event_of_the_batch(bot: Bot, post_command: Callable[..., Any]) -> None:
+    # echo answers a message with its text; one far over BotX's limit cannot be put in the outbox.
+    events = stored(bot, post_command, ["fine", "x" * 5000, "also fine"])
+
+    result = dispatch.inbound_drain(batch=3)
+
+    assert result.statuses[events[0].pk] == Status.DONE
+    assert result.statuses[events[2].pk] == Status.DONE
+    assert result.statuses[events[1].pk] == Status.FAILED
+    found = answers_by_event()
+    assert found[events[0].pk] == ["fine"] and found[events[2].pk] == ["also fine"]
+    assert "x" * 5000 not in found.get(events[1].pk, []), "nothing of the failed handler's sending is kept"
+
+
+def test_a_drain_past_its_time_budget_stops_between_events_and_wakes_another(
+    bot: Bot, post_command: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stored(bot, post_command, ["a", "b", "c"])
+    woken: list[str] = []
+
+    def wake_noted(task: Any) -> bool:
+        woken.append(task.name)
+        return True
+
+    monkeypatch.setattr(wake, "wake", wake_noted)
+
+    result = dispatch.inbound_drain(batch=10, budget_seconds=0)
+
+    assert result.more is True
+    assert list(result.statuses) == [events[0].pk], "at least one event per batch, then it stops"
+    assert woken == [inbound_drain.name]
+    assert InboundEvent.objects.filter(status=Status.RECEIVED, pk__in=[e.pk for e in events[1:]]).count() == 2
