@@ -2,7 +2,8 @@
 
 Every module in ``bots/handlers/`` whose name does not start with an underscore and that defines
 ``HANDLER`` (a :class:`HandlerInfo`) is picked up. A bot row names one key; several bot accounts may
-share one. Adding a bot is copying a sibling module and changing its key.
+share one. Adding a bot is copying a sibling module and changing its key (docs/writing-bots.md walks
+through it). ``api`` is the framework's own package of building blocks, not a bot.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bots.handlers.framework import Router
 logger = logging.getLogger(__name__)
 
 # Modules of the package that are the framework, not bots.
-_FRAMEWORK_MODULES = {"registry", "framework"}
+_FRAMEWORK_MODULES = {"registry", "framework", "api"}
 
 
 @dataclass(frozen=True)
