@@ -1,0 +1,1 @@
+"""Writes of the built-in bots: one module per bot, plus what they share (``common``)."""
