@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from bots.sandbox.views import chats, events, fallback, files, notifications, smartapps, stickers, token, users
+from bots.sandbox.views import (
+    chats,
+    events,
+    fallback,
+    files,
+    notifications,
+    simulator,
+    simulator_smartapp,
+    smartapps,
+    stickers,
+    token,
+    users,
+)
 
 app_name = "sandbox"
 
@@ -48,5 +60,21 @@ urlpatterns = [
     path("api/v4/botx/smartapps/unread_counter", smartapps.unread_counter, name="smartapp_unread_counter"),
     # Stickers
     path("api/v3/botx/stickers/packs", stickers.packs, name="sticker_packs"),
+    # The chat simulator (pages for portal staff, not BotX methods)
+    path("simulator/", simulator.simulator, name="simulator"),
+    path("simulator/feed", simulator.feed, name="simulator_feed"),
+    path("simulator/traffic", simulator.traffic, name="simulator_traffic"),
+    path("simulator/send", simulator.send, name="simulator_send"),
+    path("simulator/press", simulator.press, name="simulator_press"),
+    path("simulator/event", simulator.system_event, name="simulator_event"),
+    path("simulator/personal", simulator.personal_chat, name="simulator_personal"),
+    path("simulator/file/<uuid:sync_id>", simulator.message_file, name="simulator_file"),
+    path("simulator/smartapp/call", simulator_smartapp.call, name="simulator_smartapp_call"),
+    path("simulator/smartapp/events", simulator_smartapp.events, name="simulator_smartapp_events"),
+    path(
+        "simulator/smartapp/<int:bot_pk>/static/<path:path>",
+        simulator_smartapp.static,
+        name="simulator_smartapp_static",
+    ),
     re_path(r"^(?P<path>.*)$", fallback.not_found, name="not_found"),
 ]
