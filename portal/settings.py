@@ -47,10 +47,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "bots",
     "bots.sandbox",
+    "bots.api",
+    "bots.integrations",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +130,35 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The REST API (bots/api/): its OpenAPI schema, per-token rate limits, body and export limits.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "eXpress Bot Portal API",
+    "DESCRIPTION": "Send messages and broadcasts through the portal's bots, follow their delivery, read the ledger.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_MB", 8) * 1024 * 1024
+API_EXPORT_MAX_ROWS = env_int("API_EXPORT_MAX_ROWS", 100_000)
+API_BROADCAST_MAX_RECIPIENTS = env_int("API_BROADCAST_MAX_RECIPIENTS", 10_000)
+API_BROADCAST_BATCH = env_int("API_BROADCAST_BATCH", 200)
+# Rate-limit counters: in each process's memory unless a shared cache is given (redis://host:6379/1).
+_api_cache_url = env_str("API_THROTTLE_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "api": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _api_cache_url}
+        if _api_cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "api"}
+    ),
 }
 
 # Celery: JSON only, late acknowledgement (a killed worker's task is run again; tasks are idempotent).
@@ -162,10 +195,31 @@ CELERY_TASK_ANNOTATIONS = {
         "soft_time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30),
         "time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30) + 15,
     },
+    # A drain starts no event and no send past its budget: one handler's limit and one send's timeout
+    # come on top of it.
+    "bots.inbound_drain": {
+        "soft_time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30)
+        + env_int("INBOUND_DRAIN_SECONDS", 2)
+        + env_int("BOTX_HTTP_TIMEOUT_SECONDS", 10)
+        + 5,
+        "time_limit": env_int("HANDLER_TIME_LIMIT_SECONDS", 30)
+        + env_int("INBOUND_DRAIN_SECONDS", 2)
+        + env_int("BOTX_HTTP_TIMEOUT_SECONDS", 10)
+        + 20,
+    },
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "bots.sweep", "schedule": float(env_int("SWEEP_INTERVAL_SECONDS", 10))},
     "purge": {"task": "bots.purge", "schedule": 3600.0},
+    # Conference reminders and recurring schedules that are due (rows in the database, claimed one by one).
+    "integrations-conference-tick": {
+        "task": "integrations.conference_tick",
+        "schedule": float(env_int("CONFERENCE_TICK_SECONDS", 30)),
+    },
+    # Bridge calls whose task was lost, and old integration logs.
+    "integrations-sweep": {"task": "integrations.sweep", "schedule": 60.0},
+    # The API's messages and broadcasts whose time has come go to the outbox.
+    "api-due": {"task": "api.due", "schedule": float(env_int("API_SCHEDULE_INTERVAL_SECONDS", 5))},
 }
 
 # Traffic.
@@ -175,10 +229,30 @@ OUTBOX_RETRY_MAX_DELAY_SECONDS = env_int("OUTBOX_RETRY_MAX_DELAY_SECONDS", 300)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
 OUTBOX_RETRY_BUDGET_SECONDS = env_int("OUTBOX_RETRY_BUDGET_SECONDS", 3600)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 30)
+# Throughput: commands a worker claims per transaction, and how long one drain task runs before it
+# hands the rest to a fresh one; how long the wake-up gate holds (bots/services/wake.py); how long a
+# web process trusts its copy of a bot (bots/services/bot_cache.py).
+INBOUND_DRAIN_BATCH = env_int("INBOUND_DRAIN_BATCH", 32)
+INBOUND_DRAIN_SECONDS = env_int("INBOUND_DRAIN_SECONDS", 2)
+WAKE_GATE_SECONDS = env_int("WAKE_GATE_SECONDS", 2)
+BOTX_BOT_CACHE_SECONDS = env_int("BOTX_BOT_CACHE_SECONDS", 1)
 LEDGER_ORPHAN_RETENTION_DAYS = env_int("LEDGER_ORPHAN_RETENTION_DAYS", 90)
 HANDLER_APOLOGY = env_str("HANDLER_APOLOGY")
+# The same bound, kept by the handler runner itself (Celery's soft limit needs the prefork pool).
+HANDLER_TIME_LIMIT_SECONDS = env_int("HANDLER_TIME_LIMIT_SECONDS", 30)
+# A file a handler sends travels base64 in its outbox row; larger ones are refused in the handler.
+HANDLER_FILE_MAX_BYTES = env_int("HANDLER_FILE_MAX_MB", 16) * 1024 * 1024
 # A synchronous Smart App request is answered within this (the client gives up after about 5 s).
 SMARTAPP_TIME_LIMIT_SECONDS = env_int("SMARTAPP_TIME_LIMIT_SECONDS", 4)
+
+# Built-in bots (bots/integrations/).
+RECORDINGS_WEBHOOK_MAX_BYTES = env_int("RECORDINGS_WEBHOOK_MAX_KB", 256) * 1024
+RECORDINGS_SIGNATURE_MAX_AGE_SECONDS = env_int("RECORDINGS_SIGNATURE_MAX_AGE_SECONDS", 300)
+BRIDGE_ALLOW_PLAIN_HTTP = env_bool("BRIDGE_ALLOW_PLAIN_HTTP", False)
+BRIDGE_RETRY_BASE_SECONDS = env_int("BRIDGE_RETRY_BASE_SECONDS", 2)
+BRIDGE_RETRY_MAX_DELAY_SECONDS = env_int("BRIDGE_RETRY_MAX_DELAY_SECONDS", 60)
+BRIDGE_MAX_RESPONSE_BYTES = env_int("BRIDGE_MAX_RESPONSE_KB", 256) * 1024
+INTEGRATIONS_LOG_RETENTION_DAYS = env_int("INTEGRATIONS_LOG_RETENTION_DAYS", 30)
 
 # Registry policy.
 BOT_SECRET_ROTATION_GRACE_HOURS = env_int("BOT_SECRET_ROTATION_GRACE_HOURS", 24)

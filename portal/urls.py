@@ -18,6 +18,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("sandbox/", include("bots.sandbox.urls")),
+    path("api/v1/", include("bots.api.urls")),
+    path("integrations/", include("bots.integrations.urls")),
     path("botx/<uuid:bot_id>/", include(_bot_api)),
     path("botx/<uuid:bot_id>/smartapp_files/static/<path:path>", botx.smartapp_static),
     path("botx/", include(_bot_api)),

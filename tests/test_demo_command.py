@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import translation
 
+from bots.management.commands.demo import DEMO_SECRETS
 from bots.models import Bot, ChangeRecord, CommandRule, CtsServer
 
 DEMO_BOT_ID = uuid.UUID("24348246-6791-4ac0-9d86-b948cd6a0e46")
@@ -30,7 +31,7 @@ def english() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def var_dir(db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # The command puts its demo secrets and URL into os.environ; monkeypatch takes them out again.
-    for name in ("DEMO_ECHO_SECRET", "PORTAL_URL"):
+    for name in (*DEMO_SECRETS, "PORTAL_URL"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     with override_settings(VAR_DIR=tmp_path):
@@ -72,6 +73,10 @@ def test_demo_keeps_its_files_under_the_var_dir_of_the_moment(var_dir: Path, tmp
     assert sorted(p.name for p in other.iterdir()) == ["demo_admin_password", "demo_secrets.json"]
 
 
+def echo_bot() -> Bot:
+    return Bot.objects.get(bot_id=DEMO_BOT_ID)
+
+
 def test_demo_creates_the_sandbox_cts_and_the_echo_bot(var_dir: Path) -> None:
     demo()
 
@@ -82,7 +87,7 @@ def test_demo_creates_the_sandbox_cts_and_the_echo_bot(var_dir: Path) -> None:
         "v2",
         False,
     )
-    bot = Bot.objects.get()
+    bot = echo_bot()
     assert (bot.bot_id, bot.cts, bot.name, bot.app_id, bot.handler, bot.enabled) == (
         DEMO_BOT_ID,
         server,
@@ -101,13 +106,14 @@ def test_demo_creates_the_sandbox_cts_and_the_echo_bot(var_dir: Path) -> None:
 def test_demo_does_not_print_the_bot_secret(var_dir: Path) -> None:
     output = demo()
 
-    assert Bot.objects.get().secret_key not in output
+    for bot in Bot.objects.all():
+        assert bot.secret_key not in output
 
 
 def test_demo_run_again_prints_the_same_password_and_changes_nothing(var_dir: Path) -> None:
     first = demo()
     records = list(ChangeRecord.objects.values_list("id", flat=True))
-    secret = Bot.objects.get().secret_key
+    secret = echo_bot().secret_key
 
     second = demo()
 
@@ -115,5 +121,25 @@ def test_demo_run_again_prints_the_same_password_and_changes_nothing(var_dir: Pa
     assert list(ChangeRecord.objects.values_list("id", flat=True)) == records
     assert User.objects.count() == 1
     assert User.objects.get().check_password(printed_password(second))
-    assert (CtsServer.objects.count(), Bot.objects.count()) == (1, 1)
-    assert Bot.objects.get().valid_secrets() == [secret]
+    assert (CtsServer.objects.count(), Bot.objects.count()) == (1, len(DEMO_SECRETS))
+    assert echo_bot().valid_secrets() == [secret]
+
+
+def test_demo_registers_every_built_in_bot_with_its_own_secret(var_dir: Path) -> None:
+    demo()
+
+    bots = list(Bot.objects.order_by("handler"))
+    assert [bot.handler for bot in bots] == ["bridge", "conference", "echo", "notifications", "recordings"]
+    assert all(bot.is_served for bot in bots)
+    assert len({bot.secret_key for bot in bots}) == len(bots)
+
+
+def test_demo_adds_the_secrets_of_new_bots_to_an_older_secrets_file(var_dir: Path) -> None:
+    (var_dir / "demo_secrets.json").write_text(json.dumps({"DEMO_ECHO_SECRET": "kept-from-before"}))
+
+    demo()
+
+    stored = json.loads((var_dir / "demo_secrets.json").read_text())
+    assert stored["DEMO_ECHO_SECRET"] == "kept-from-before"
+    assert set(stored) == set(DEMO_SECRETS)
+    assert echo_bot().secret_key == "kept-from-before"

@@ -24,7 +24,13 @@ from bots.services.declarative import spec_apply, spec_load
 from portal.env import persistent_secret
 
 DEMO_FILE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "demo.yaml"
-DEMO_SECRETS = ("DEMO_ECHO_SECRET",)
+DEMO_SECRETS = (
+    "DEMO_ECHO_SECRET",
+    "DEMO_NOTIFICATIONS_SECRET",
+    "DEMO_CONFERENCE_SECRET",
+    "DEMO_RECORDINGS_SECRET",
+    "DEMO_BRIDGE_SECRET",
+)
 
 
 class Command(BaseCommand):
@@ -75,6 +81,10 @@ class Command(BaseCommand):
                 factory=lambda: json.dumps({name: secrets.token_hex(16) for name in DEMO_SECRETS}),
             )
         )
+        missing = [name for name in DEMO_SECRETS if name not in values]
+        if missing:  # a var/ made by an older release: keep its secrets, add the new bots' ones
+            values.update({name: secrets.token_hex(16) for name in missing})
+            stored.write_text(json.dumps(values))
         environ = {**os.environ, **values, "PORTAL_URL": url}
         result = spec_apply(spec_load(DEMO_FILE), environ=environ)
         count = len(result.changes)
