@@ -18,6 +18,7 @@ import pytest
 from bots.botx.client import token_cache_clear
 from bots.models import Bot, CtsServer
 from bots.sandbox.models import SandboxChat, SandboxFaults, SandboxMember, SandboxUser
+from bots.services.botx_clients import clients_close
 
 BOT_ID = uuid.UUID("24348246-6791-4ac0-9d86-b948cd6a0e46")
 SECRET = "bee001bee001bee001bee001bee001bee001"
@@ -31,6 +32,22 @@ def fresh_token_cache() -> Iterator[None]:
     token_cache_clear()
     yield
     token_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_botx_clients() -> Iterator[None]:
+    # Clients are kept per process with the timeout they were made with; a test may change it.
+    clients_close()
+    yield
+    clients_close()
+
+
+def portal_sandbox_cts(live_server_url: str) -> CtsServer:
+    """The CTS ``make run`` registers: the sandbox on the live server, posting users' messages and
+    callbacks to the portal's own Bot API there."""
+    cts = CtsServer.objects.create(name="sandbox", base_url=f"{live_server_url}/sandbox", auth_mode="v2")
+    SandboxFaults.objects.create(cts=cts, bot_base_url=f"{live_server_url}/botx/{{bot_id}}")
+    return cts
 
 
 @pytest.fixture

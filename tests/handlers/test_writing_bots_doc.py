@@ -20,14 +20,13 @@ from bots.handlers.framework import Router
 from bots.handlers.registry import handler_choices, handler_get, handlers
 from bots.models import Bot, BotState, CtsServer, InboundEvent, OutboundMessage
 from bots.sandbox import bot_api
-from bots.sandbox.models import SandboxChat, SandboxFaults, SandboxMessage, SandboxUser
+from bots.sandbox.models import SandboxChat, SandboxMessage, SandboxUser
 from bots.sandbox.services.seed import seed_id
 from bots.sandbox.services.user_send import UserMessage, button_press, sandbox_user_send
-from bots.services.botx_clients import clients_close
 from portal.celery import app as celery_app
-from tests.sandbox_fixtures import fresh_token_cache
+from tests.sandbox_fixtures import fresh_botx_clients, fresh_token_cache, portal_sandbox_cts
 
-__all__ = ["fresh_token_cache"]
+__all__ = ["fresh_botx_clients", "fresh_token_cache"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,10 +43,8 @@ def celery_eager() -> Iterator[None]:
     conf = celery_app.conf
     saved = conf.task_always_eager, conf.task_eager_propagates
     conf.task_always_eager, conf.task_eager_propagates = True, True
-    clients_close()
     yield
     conf.task_always_eager, conf.task_eager_propagates = saved
-    clients_close()
 
 
 @pytest.fixture
@@ -67,9 +64,7 @@ def module_from_the_doc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 @pytest.fixture
 def sandbox_cts(live_server: Any) -> CtsServer:
     """The CTS ``make run`` registers, on this test's live server."""
-    cts = CtsServer.objects.create(name="sandbox", base_url=f"{live_server.url}/sandbox", auth_mode="v2")
-    SandboxFaults.objects.create(cts=cts, bot_base_url=f"{live_server.url}/botx/{{bot_id}}")
-    return cts
+    return portal_sandbox_cts(live_server.url)
 
 
 def test_the_page_has_the_parts_it_promises() -> None:

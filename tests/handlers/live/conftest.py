@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from bots.models import Bot, CtsServer, InboundEvent, OutboundMessage
-from bots.sandbox.models import SandboxChat, SandboxFaults, SandboxMessage, SandboxUser
+from bots.sandbox.models import SandboxChat, SandboxMessage, SandboxUser
 from bots.sandbox.services.user_send import UserMessage, UserSendResult, sandbox_user_send
-from bots.services.botx_clients import clients_close
 from portal.celery import app as celery_app
 from tests import sandbox_fixtures
 
@@ -22,6 +21,7 @@ fresh_token_cache = sandbox_fixtures.fresh_token_cache
 bot = sandbox_fixtures.bot
 other_bot = sandbox_fixtures.other_bot
 world = sandbox_fixtures.world
+fresh_botx_clients = sandbox_fixtures.fresh_botx_clients
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,19 +35,10 @@ def celery_eager() -> Iterator[None]:
     conf.task_always_eager, conf.task_eager_propagates = saved
 
 
-@pytest.fixture(autouse=True)
-def fresh_botx_clients() -> Iterator[None]:
-    clients_close()
-    yield
-    clients_close()
-
-
 @pytest.fixture
 def sandbox_cts(live_server: Any) -> CtsServer:
     """A sandbox CTS that posts users' messages and callbacks to the portal's own Bot API."""
-    cts = CtsServer.objects.create(name="sandbox", base_url=f"{live_server.url}/sandbox", auth_mode="v2")
-    SandboxFaults.objects.create(cts=cts, bot_base_url=f"{live_server.url}/botx/{{bot_id}}")
-    return cts
+    return sandbox_fixtures.portal_sandbox_cts(live_server.url)
 
 
 def say(bot: Bot, chat: SandboxChat, user: SandboxUser, message: UserMessage | str) -> UserSendResult:

@@ -22,17 +22,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from bots.models import Bot, CtsServer, OutboundMessage
-from bots.sandbox.models import SandboxDelivery, SandboxFaults
+from bots.sandbox.models import SandboxDelivery
 from bots.sandbox.services.deliveries import delivery_send
-from bots.services.botx_clients import clients_close
 from bots.services.delivery import message_deliver
 from bots.services.outbox import message_enqueue
 from portal.celery import app as celery_app
-from tests.sandbox_fixtures import bot, faults_set, fresh_token_cache, other_bot, world
+from tests.sandbox_fixtures import (
+    bot,
+    faults_set,
+    fresh_botx_clients,
+    fresh_token_cache,
+    other_bot,
+    portal_sandbox_cts,
+    world,
+)
 from tests.traffic.conftest import botx_token
 
 # The sandbox's fixtures, served to this package; faults_set for its tests to import from here.
-__all__ = ["bot", "faults_set", "fresh_token_cache", "other_bot", "world"]
+__all__ = ["bot", "faults_set", "fresh_botx_clients", "fresh_token_cache", "other_bot", "world"]
 
 Status = OutboundMessage.Status
 HELD = dt.timedelta(days=1)
@@ -51,20 +58,10 @@ def celery_eager_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]
     conf.task_always_eager, conf.task_eager_propagates = saved
 
 
-@pytest.fixture(autouse=True)
-def fresh_botx_clients() -> Iterator[None]:
-    # Clients are kept per process with the timeout they were made with; a test may change it.
-    clients_close()
-    yield
-    clients_close()
-
-
 @pytest.fixture
 def sandbox_cts(live_server: Any) -> CtsServer:
     """A sandbox CTS that posts callbacks to the portal's own Bot API on the live server."""
-    cts = CtsServer.objects.create(name="sandbox", base_url=f"{live_server.url}/sandbox", auth_mode="v2")
-    SandboxFaults.objects.create(cts=cts, bot_base_url=f"{live_server.url}/botx/{{bot_id}}")
-    return cts
+    return portal_sandbox_cts(live_server.url)
 
 
 def notify(bot: Bot, chat_id: uuid.UUID, body: str, *, held: bool = False, **fields: Any) -> OutboundMessage:
