@@ -35,7 +35,8 @@ def delete_event(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 
 def _typing_body(request: HttpRequest) -> None:
-    # The sandbox shows no typing indicator yet; the body is still checked as BotX checks it.
+    # Nothing is kept: the simulator shows typing from the ledger of bots hosted here. The body is still
+    # checked as BotX checks it.
     body = protocol.Body(protocol.json_body(request))
     body.uuid("group_chat_id")
     body.check()
