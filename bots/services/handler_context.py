@@ -19,6 +19,7 @@ from bots.botx.incoming import IncomingCommand
 from bots.handlers.api.ports import NoChatState
 from bots.handlers.framework import BotRef, Command, Context, Handler, HandlerTimeout, MenuRecipient, Router
 from bots.models import Bot, Sender
+from bots.services import menu
 from bots.services.handler_state import DatabaseState
 from bots.services.lookups import BotxLookups
 
@@ -50,12 +51,7 @@ def commands_allowed(*, bot: Bot, router: Router, command: IncomingCommand) -> l
         ad_domain=who.ad_domain,
         is_admin=who.is_admin,
     )
-    rules = {rule.command: rule for rule in bot.command_rules.all()}
-    return [
-        each
-        for each in router.menu()
-        if each.shown_to(recipient) and (each.name not in rules or rules[each.name].allows(sender))
-    ]
+    return menu.commands_allowed(bot=bot, router=router, recipient=recipient, sender=sender)
 
 
 def handler_run(handler: Handler, context: Context) -> None:

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from bots.botx import responses
 from bots.botx.incoming import StatusQuery
-from bots.handlers.framework import MenuRecipient
+from bots.handlers.framework import Command, MenuRecipient, Router
 from bots.handlers.registry import handler_get
 from bots.models import Bot, Sender
 
@@ -30,12 +30,21 @@ def status_menu(*, bot: Bot, query: StatusQuery, unavailable_reason: str | None)
         ad_domain=query.ad_domain,
         is_admin=bool(query.is_admin),
     )
-    rules = {rule.command: rule for rule in bot.command_rules.all()}
+    allowed = commands_allowed(bot=bot, router=info.router, recipient=recipient, sender=sender) if info else []
     commands = [
         responses.MenuCommand(body=command.name, name=command.name, description=str(command.description))
-        for command in (info.router.menu() if info else [])
-        if command.shown_to(recipient) and (command.name not in rules or rules[command.name].allows(sender))
+        for command in allowed
     ]
     return responses.status_result(
         enabled=True, status_message=bot.status_message or _("The bot is working."), commands=commands
     )
+
+
+def commands_allowed(*, bot: Bot, router: Router, recipient: MenuRecipient, sender: Sender) -> list[Command]:
+    """The commands of ``router`` that ``recipient`` sees in the menu and the bot's command rules let run."""
+    rules = {rule.command: rule for rule in bot.command_rules.all()}
+    return [
+        command
+        for command in router.menu()
+        if command.shown_to(recipient) and (command.name not in rules or rules[command.name].allows(sender))
+    ]

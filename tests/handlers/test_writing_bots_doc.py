@@ -23,12 +23,11 @@ from bots.sandbox import bot_api
 from bots.sandbox.models import SandboxChat, SandboxMessage, SandboxUser
 from bots.sandbox.services.seed import seed_id
 from bots.sandbox.services.user_send import UserMessage, button_press, sandbox_user_send
-from portal.celery import app as celery_app
 from tests.sandbox_fixtures import fresh_botx_clients, fresh_token_cache, portal_sandbox_cts
 
 __all__ = ["fresh_botx_clients", "fresh_token_cache"]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "writing-bots.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -36,15 +35,6 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 def blocks(kind: str) -> list[str]:
     return [text for language, text in FENCE.findall(DOC.read_text(encoding="utf-8")) if language == kind]
-
-
-@pytest.fixture(autouse=True)
-def celery_eager() -> Iterator[None]:
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ time the /command request is answered the handler has run and its messages have 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from bots.models import Bot, CtsServer, InboundEvent, OutboundMessage
 from bots.sandbox.models import SandboxChat, SandboxMessage, SandboxUser
 from bots.sandbox.services.user_send import UserMessage, UserSendResult, sandbox_user_send
-from portal.celery import app as celery_app
 from tests import sandbox_fixtures
 
 # The shared sandbox fixtures, registered for this package.
@@ -27,12 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def celery_eager() -> Iterator[None]:
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
+def tasks_eager(eager_celery: None) -> None:
+    """Every test here runs its tasks eagerly (tests/conftest.py)."""
 
 
 @pytest.fixture

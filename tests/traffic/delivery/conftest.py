@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -26,7 +26,6 @@ from bots.sandbox.models import SandboxDelivery
 from bots.sandbox.services.deliveries import delivery_send
 from bots.services.delivery import message_deliver
 from bots.services.outbox import message_enqueue
-from portal.celery import app as celery_app
 from tests.sandbox_fixtures import (
     bot,
     faults_set,
@@ -47,15 +46,9 @@ FINAL = {Status.SENT, Status.DELIVERED, Status.FAILED, Status.UNKNOWN, Status.CA
 
 
 @pytest.fixture(autouse=True)
-def celery_eager_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]:
-    if "celery_worker" in request.fixturenames:
-        yield
-        return
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    yield
-    conf.task_always_eager, conf.task_eager_propagates = saved
+def celery_eager_unless_worker(request: pytest.FixtureRequest) -> None:
+    if "celery_worker" not in request.fixturenames:
+        request.getfixturevalue("eager_celery")
 
 
 @pytest.fixture
