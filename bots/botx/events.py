@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.botx.incoming import AsyncFile, IncomingCommand, opt_uuid
+from bots.botx.incoming import AsyncFile, IncomingCommand, as_dict, as_list, opt_str, opt_time, opt_uuid
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,10 @@ def event_data(command: IncomingCommand) -> EventData | None:
     if name == "chat_created":
         return ChatCreated(
             chat_id=opt_uuid(data.get("group_chat_id")) or command.chat_id,
-            chat_type=_str(data.get("chat_type")) or command.chat_type,
-            name=_str(data.get("name")),
+            chat_type=opt_str(data.get("chat_type")) or command.chat_type,
+            name=opt_str(data.get("name")),
             creator=opt_uuid(data.get("creator")),
-            members=[_member(item) for item in _list(data.get("members")) if isinstance(item, dict)],
+            members=[_member(item) for item in as_list(data.get("members")) if isinstance(item, dict)],
         )
     if name in _MEMBER_KEYS:
         return MembersChanged(huids=_uuids(data.get(_MEMBER_KEYS[name])))
@@ -150,7 +150,7 @@ def event_data(command: IncomingCommand) -> EventData | None:
         return CtsSession(user_huid=opt_uuid(data.get("user_huid")), cts_id=opt_uuid(data.get("cts_id")))
     if name == "internal_bot_notification":
         return InternalBotNotification(
-            data=_dict(data.get("data")), opts=_dict(data.get("opts")), sender_bot_huid=command.sender.user_huid
+            data=as_dict(data.get("data")), opts=as_dict(data.get("opts")), sender_bot_huid=command.sender.user_huid
         )
     if name == "event_edit":
         return EventEdit(sync_id=command.sync_id, body=data.get("body") if isinstance(data.get("body"), str) else None)
@@ -158,8 +158,8 @@ def event_data(command: IncomingCommand) -> EventData | None:
         return EventDeleted(
             chat_id=opt_uuid(data.get("group_chat_id")) or command.chat_id,
             sync_ids=_uuids(data.get("sync_ids")),
-            deleted_at=_time(data.get("deleted_at")),
-            meta=_dict(data.get("meta")),
+            deleted_at=opt_time(data.get("deleted_at")),
+            meta=as_dict(data.get("meta")),
         )
     if name in ("conference_created", "conference_deleted"):
         return Conference(call_id=opt_uuid(data.get("call_id")))
@@ -167,15 +167,15 @@ def event_data(command: IncomingCommand) -> EventData | None:
         sip = data.get("sip_number")
         return ConferenceChanged(
             call_id=opt_uuid(data.get("call_id")),
-            name=_str(data.get("name")),
-            operation=_str(data.get("operation")),
+            name=opt_str(data.get("name")),
+            operation=opt_str(data.get("operation")),
             actor=opt_uuid(data.get("actor")),
-            start_at=_time(data.get("start_at")),
-            end_at=_time(data.get("end_at")),
-            link=_str(data.get("link")),
+            start_at=opt_time(data.get("start_at")),
+            end_at=opt_time(data.get("end_at")),
+            link=opt_str(data.get("link")),
             link_id=opt_uuid(data.get("link_id")),
-            link_type=_str(data.get("link_type")),
-            access_code=_str(data.get("access_code")),
+            link_type=opt_str(data.get("link_type")),
+            access_code=opt_str(data.get("access_code")),
             sip_number=sip if isinstance(sip, int) and not isinstance(sip, bool) else None,
             members=_uuids(data.get("members")),
             admins=_uuids(data.get("admins")),
@@ -187,8 +187,8 @@ def event_data(command: IncomingCommand) -> EventData | None:
         return SmartappEvent(
             ref=opt_uuid(data.get("ref")),
             smartapp_id=opt_uuid(data.get("smartapp_id")),
-            data=_dict(data.get("data")),
-            opts=_dict(data.get("opts")),
+            data=as_dict(data.get("data")),
+            opts=as_dict(data.get("opts")),
             smartapp_api_version=version if isinstance(version, int) and not isinstance(version, bool) else None,
             files=list(command.async_files),
         )
@@ -206,34 +206,11 @@ _MEMBER_KEYS = {
 def _member(item: dict[str, Any]) -> ChatMember:
     return ChatMember(
         huid=opt_uuid(item.get("huid")),
-        name=_str(item.get("name")),
-        user_kind=_str(item.get("user_kind")),
+        name=opt_str(item.get("name")),
+        user_kind=opt_str(item.get("user_kind")),
         admin=item.get("admin") is True,
     )
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _uuids(value: Any) -> list[uuid.UUID]:
-    return [found for item in _list(value) if (found := opt_uuid(item)) is not None]
-
-
-def _time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    # BotX writes UTC; a time without an offset is read as UTC, not as the server's local time.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return [found for item in as_list(value) if (found := opt_uuid(item)) is not None]

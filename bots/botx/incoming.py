@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import os
 import re
 import uuid
@@ -104,7 +105,7 @@ class Attachment:
 
     @property
     def file_name(self) -> str | None:
-        return _opt_str(self.data.get("file_name"))
+        return opt_str(self.data.get("file_name"))
 
     @property
     def mimetype(self) -> str | None:
@@ -357,13 +358,13 @@ def parse_command(raw: Any) -> IncomingCommand:
     if not isinstance(context, dict):
         raise PayloadError(f'"from" must be an object, got {_type_name(context)}.')
 
-    data = _dict(command.get("data"))
+    data = as_dict(command.get("data"))
     chat_id = opt_uuid(context.get("group_chat_id"))
-    chat_type = _opt_str(context.get("chat_type"))
+    chat_type = opt_str(context.get("chat_type"))
     if command_type == COMMAND_TYPE_SYSTEM:
         # Some events (event_deleted, chat_created) name the chat only in their data.
         chat_id = chat_id or opt_uuid(data.get("group_chat_id"))
-        chat_type = chat_type or _opt_str(data.get("chat_type"))
+        chat_type = chat_type or opt_str(data.get("chat_type"))
 
     return IncomingCommand(
         sync_id=sync_id,
@@ -373,13 +374,13 @@ def parse_command(raw: Any) -> IncomingCommand:
         command_type=command_type,
         body=body,
         data=data,
-        metadata=_dict(command.get("metadata")),
+        metadata=as_dict(command.get("metadata")),
         sender=_sender(context),
         chat_id=chat_id,
         chat_type=chat_type,
-        attachments=[_attachment(item) for item in _list(raw.get("attachments"))],
-        async_files=[_async_file(item) for item in _list(raw.get("async_files"))],
-        entities=[_entity(item) for item in _list(raw.get("entities"))],
+        attachments=[_attachment(item) for item in as_list(raw.get("attachments"))],
+        async_files=[_async_file(item) for item in as_list(raw.get("async_files"))],
+        entities=[_entity(item) for item in as_list(raw.get("entities"))],
         raw=raw,
     )
 
@@ -425,9 +426,9 @@ def parse_callback(raw: Any) -> CallbackResult:
         sync_id=sync_id,
         ok=ok,
         result=raw.get("result"),
-        reason=None if ok else (_opt_str(raw.get("reason")) or "unknown_error"),
-        errors=_list(raw.get("errors")),
-        error_data=_dict(raw.get("error_data")),
+        reason=None if ok else (opt_str(raw.get("reason")) or "unknown_error"),
+        errors=as_list(raw.get("errors")),
+        error_data=as_dict(raw.get("error_data")),
         raw=raw,
     )
 
@@ -440,18 +441,18 @@ def parse_smartapp_request(raw: Any) -> SmartAppRequest:
     method = raw.get("method")
     if not isinstance(method, str) or not method:
         raise PayloadError(f'"method" must be a non-empty string, got {_short(method)}.')
-    payload = _dict(raw.get("payload"))
-    sender = _dict(raw.get("sender_info"))
+    payload = as_dict(raw.get("payload"))
+    sender = as_dict(raw.get("sender_info"))
     return SmartAppRequest(
         bot_id=bot_id,
         chat_id=opt_uuid(raw.get("group_chat_id")),
         method=method,
         data=payload.get("data", {}),
-        files=[_async_file(item) for item in _list(payload.get("files"))],
+        files=[_async_file(item) for item in as_list(payload.get("files"))],
         user_huid=opt_uuid(sender.get("user_huid")),
         udid=opt_uuid(sender.get("udid")),
-        platform=_opt_str(sender.get("platform")),
-        client_network_contour=_opt_str(sender.get("client_network_contour")),
+        platform=opt_str(sender.get("platform")),
+        client_network_contour=opt_str(sender.get("client_network_contour")),
         raw=raw,
     )
 
@@ -513,20 +514,20 @@ def _sender(context: dict[str, Any]) -> Sender:
     return Sender(
         user_huid=opt_uuid(context.get("user_huid")),
         user_udid=opt_uuid(context.get("user_udid")),
-        ad_login=_opt_str(context.get("ad_login")),
-        ad_domain=_opt_str(context.get("ad_domain")),
-        username=_opt_str(context.get("username")),
+        ad_login=opt_str(context.get("ad_login")),
+        ad_domain=opt_str(context.get("ad_domain")),
+        username=opt_str(context.get("username")),
         is_admin=context.get("is_admin") is True,
         is_creator=context.get("is_creator") is True,
-        manufacturer=_opt_str(context.get("manufacturer")),
-        device=_opt_str(context.get("device")),
-        device_software=_opt_str(context.get("device_software")),
-        device_meta=_dict(context.get("device_meta")),
-        platform=_opt_str(context.get("platform")),
-        platform_package_id=_opt_str(context.get("platform_package_id")),
-        app_version=_opt_str(context.get("app_version")),
-        locale=_opt_str(context.get("locale")),
-        host=_opt_str(context.get("host")),
+        manufacturer=opt_str(context.get("manufacturer")),
+        device=opt_str(context.get("device")),
+        device_software=opt_str(context.get("device_software")),
+        device_meta=as_dict(context.get("device_meta")),
+        platform=opt_str(context.get("platform")),
+        platform_package_id=opt_str(context.get("platform_package_id")),
+        app_version=opt_str(context.get("app_version")),
+        locale=opt_str(context.get("locale")),
+        host=opt_str(context.get("host")),
     )
 
 
@@ -535,21 +536,21 @@ def _attachment(item: Any) -> Attachment:
         return Attachment(type="", data={}, known=False)
     kind = item.get("type")
     kind = kind if isinstance(kind, str) else ""
-    return Attachment(type=kind, data=_dict(item.get("data")), known=kind in ATTACHMENT_TYPES)
+    return Attachment(type=kind, data=as_dict(item.get("data")), known=kind in ATTACHMENT_TYPES)
 
 
 def _async_file(item: Any) -> AsyncFile:
-    item = _dict(item)
+    item = as_dict(item)
     kind = item.get("type")
     return AsyncFile(
         type=kind if isinstance(kind, str) else "",
         file_id=opt_uuid(item.get("file_id")),
-        file_name=_opt_str(item.get("file_name")),
-        file_mimetype=_opt_str(item.get("file_mime_type")),
+        file_name=opt_str(item.get("file_name")),
+        file_mimetype=opt_str(item.get("file_mime_type")),
         file_size=_opt_int(item.get("file_size")),
-        file_url=_opt_str(item.get("file")),
-        file_hash=_opt_str(item.get("file_hash")),
-        caption=_opt_str(item.get("caption")),
+        file_url=opt_str(item.get("file")),
+        file_hash=opt_str(item.get("file_hash")),
+        caption=opt_str(item.get("caption")),
         raw=item,
     )
 
@@ -559,20 +560,20 @@ def _entity(item: Any) -> Entity:
         return Entity(type="", data={}, known=False)
     kind = item.get("type")
     kind = kind if isinstance(kind, str) else ""
-    return Entity(type=kind, data=_dict(item.get("data")), known=kind in ENTITY_TYPES)
+    return Entity(type=kind, data=as_dict(item.get("data")), known=kind in ENTITY_TYPES)
 
 
 def _mention(data: dict[str, Any]) -> Mention:
     mention_type = data.get("mention_type")
     mention_type = mention_type if isinstance(mention_type, str) else ""
-    details = _dict(data.get("mention_data"))
+    details = as_dict(data.get("mention_data"))
     # Users and contacts are named by HUID, chats and channels by chat id; "all" names nobody.
     entity_id = opt_uuid(details.get("user_huid")) or opt_uuid(details.get("group_chat_id"))
     return Mention(
         mention_type=mention_type,
         mention_id=opt_uuid(data.get("mention_id")),
         entity_id=entity_id,
-        name=_opt_str(details.get("name")),
+        name=opt_str(details.get("name")),
         known=mention_type in MENTION_TYPES,
     )
 
@@ -598,20 +599,31 @@ def opt_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _opt_str(value: Any) -> str | None:
+def opt_str(value: Any) -> str | None:
     # BotX sends "" as well as null for "not known"; both read as None.
     return value if isinstance(value, str) and value else None
+
+
+def opt_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 time; None for anything else. BotX writes UTC: a time without an offset is UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 

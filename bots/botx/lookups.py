@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from bots.botx.incoming import opt_uuid
+from bots.botx.incoming import opt_str, opt_time, opt_uuid
 
 NOT_FOUND_REASONS = frozenset({"chat_not_found", "user_not_found", "file_metadata_not_found"})
 
@@ -118,7 +118,7 @@ def parse_chat_info(result: Any) -> ChatInfo:
             members.append(
                 ChatInfoMember(
                     user_huid=opt_uuid(item.get("user_huid")),
-                    user_kind=_str(item.get("user_kind")),
+                    user_kind=opt_str(item.get("user_kind")),
                     admin=item.get("admin") is True,
                 )
             )
@@ -126,12 +126,12 @@ def parse_chat_info(result: Any) -> ChatInfo:
             members.append(ChatInfoMember(user_huid=huid, user_kind=None, admin=False))
     return ChatInfo(
         chat_id=chat_id,
-        chat_type=_str(result.get("chat_type")),
-        name=_str(result.get("name")),
-        description=_str(result.get("description")),
+        chat_type=opt_str(result.get("chat_type")),
+        name=opt_str(result.get("name")),
+        description=opt_str(result.get("description")),
         creator=opt_uuid(result.get("creator")),
         shared_history=result.get("shared_history") is True,
-        inserted_at=_time(result.get("inserted_at")),
+        inserted_at=opt_time(result.get("inserted_at")),
         members=members,
     )
 
@@ -146,16 +146,16 @@ def parse_user(result: Any) -> UserInfo:
     active = result.get("active")
     return UserInfo(
         huid=huid,
-        name=_str(result.get("name")),
-        ad_login=_str(result.get("ad_login")),
-        ad_domain=_str(result.get("ad_domain")),
+        name=opt_str(result.get("name")),
+        ad_login=opt_str(result.get("ad_login")),
+        ad_domain=opt_str(result.get("ad_domain")),
         emails=[item for item in emails if isinstance(item, str)] if isinstance(emails, list) else [],
-        company=_str(result.get("company")),
-        department=_str(result.get("department")),
-        position=_str(result.get("company_position")),
-        user_kind=_str(result.get("user_kind")),
+        company=opt_str(result.get("company")),
+        department=opt_str(result.get("department")),
+        position=opt_str(result.get("company_position")),
+        user_kind=opt_str(result.get("user_kind")),
         active=active if isinstance(active, bool) else None,
-        other_id=_str(result.get("other_id")),
+        other_id=opt_str(result.get("other_id")),
         raw=dict(result),
     )
 
@@ -164,17 +164,3 @@ def parse_users(result: Any) -> list[UserInfo]:
     if not isinstance(result, list):
         raise UnexpectedLookupResult("users: the result is not a list")
     return [parse_user(item) for item in result]
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _time(value: Any) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
