@@ -11,12 +11,11 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +31,7 @@ from bots.botx.incoming import (
 )
 from bots.botx.jwt import UnverifiedRequest, peek_bot_id, token_from_header, verify_incoming
 from bots.models import Bot, CallbackReceipt, InboundEvent
-from bots.services import bot_cache, wake
+from bots.services import bot_cache, inbound_writer, wake
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -323,32 +322,26 @@ def command_parse(data: dict[str, Any], bot: Bot) -> IncomingCommand:
 
 
 def _store_command(event: InboundEvent) -> Answer:
-    """One INSERT, committed before the answer (autocommit: no transaction around it), then a wake-up."""
+    """The row committed before the answer (with the rows of concurrent requests: inbound_writer)."""
     answer = Answer(202, responses.accepted())
     event.http_status = answer.status
     event.status = Status.RECEIVED
     event.queued_at = timezone.now()
-    try:
-        # Inside an enclosing transaction (tests, a caller's atomic block), a savepoint keeps a duplicate's
-        # IntegrityError from breaking it; in autocommit the INSERT is its own transaction.
-        with transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext():
-            event.save(force_insert=True)
-    except IntegrityError:
-        # The same command again: acknowledged, counted on the first row, not processed twice.
-        counted = (
-            InboundEvent.objects.filter(bot=event.bot, sync_id=event.sync_id, endpoint=InboundEvent.Endpoint.COMMAND)
-            .exclude(status=Status.REJECTED)
-            .update(duplicates=F("duplicates") + 1)
-        )
-        if not counted:
-            # Not a duplicate: the cached bot was deleted meanwhile (its row is gone, the reference
-            # fails). It is not accepted, and is recorded as refused like any request for an unknown bot.
-            bot_cache.cache_clear()
-            bot_id = event.bot.bot_id if event.bot is not None else event.bot_ref
-            event.bot, event.queued_at = None, None
-            raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id}) from None
+    if _writer.store(event):
         return answer
-    transaction.on_commit(_wake_processing)
+    # The same command again: acknowledged, counted on the first row, not processed twice.
+    counted = (
+        InboundEvent.objects.filter(bot=event.bot, sync_id=event.sync_id, endpoint=InboundEvent.Endpoint.COMMAND)
+        .exclude(status=Status.REJECTED)
+        .update(duplicates=F("duplicates") + 1)
+    )
+    if not counted:
+        # Not a duplicate: the cached bot was deleted meanwhile (its row is gone, the reference
+        # fails). It is not accepted, and is recorded as refused like any request for an unknown bot.
+        bot_cache.cache_clear()
+        bot_id = event.bot.bot_id if event.bot is not None else event.bot_ref
+        event.bot, event.queued_at = None, None
+        raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id})
     return answer
 
 
@@ -356,6 +349,9 @@ def _wake_processing() -> None:
     from bots import tasks
 
     wake.wake(tasks.inbound_drain)
+
+
+_writer = inbound_writer.CommandWriter(after_commit=_wake_processing)
 
 
 # --- /status ---------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -34,8 +36,78 @@ def cts(db: Any) -> CtsServer:
     return CtsServer.objects.create(name="main", base_url="http://127.0.0.1:9", auth_mode="v2")
 
 
+@dataclass
+class WsgiResponse:
+    """What the tests read of an answer: the status, the body and the headers."""
+
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name.lower()]
+
+
+def _not_for_django(environ: dict[str, Any], start_response: Any) -> Any:
+    raise AssertionError(f"the fast path left {environ['REQUEST_METHOD']} {environ['PATH_INFO']} to Django")
+
+
+def wsgi_post(
+    path: str, body: bytes | str, *, headers: dict[str, str] | None = None, application: Any = None
+) -> WsgiResponse:
+    """POST as gunicorn calls the deployed application (portal.wsgi), not through Django's test client.
+
+    By default through the Bot API's fast path alone (bots/views/botx_wsgi.py), with Django behind it
+    refusing to serve: a request it left to Django fails the test instead of passing by the other way.
+    """
+    from bots.views.botx_wsgi import FastBotApi
+
+    application = application or FastBotApi(_not_for_django)
+
+    raw = body.encode() if isinstance(body, str) else body
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    started: list[Any] = []
+    chunks = application(
+        environ, lambda status, response_headers, exc_info=None: started.extend([status, response_headers])
+    )
+    content = b"".join(chunks)
+    getattr(chunks, "close", lambda: None)()
+    status, response_headers = started
+    return WsgiResponse(int(status.split()[0]), content, {k.lower(): v for k, v in response_headers})
+
+
 @pytest.fixture
-def post_command(client: Client) -> Callable[..., Any]:
+def botx_path() -> str:
+    """How the tests reach the Bot API: Django's test client, or the deployed WSGI application ("wsgi")."""
+    return "django"
+
+
+@pytest.fixture
+def post_command(client: Client, botx_path: str) -> Callable[..., Any]:
     def post(
         bot: Bot,
         payload: Any,
@@ -50,7 +122,10 @@ def post_command(client: Client) -> Callable[..., Any]:
         if token:
             headers["authorization"] = f"Bearer {token}"
         body = raw if raw is not None else json.dumps(payload)
-        return client.post(url or f"/botx/{bot.bot_id}/command", body, content_type="application/json", headers=headers)
+        path = url or f"/botx/{bot.bot_id}/command"
+        if botx_path == "wsgi":
+            return wsgi_post(path, body, headers=headers)
+        return client.post(path, body, content_type="application/json", headers=headers)
 
     return post
 

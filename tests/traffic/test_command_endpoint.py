@@ -36,6 +36,13 @@ Verification = InboundEvent.Verification
 OTHER_SECRET = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 
 
+@pytest.fixture(params=["django", "wsgi"])
+def botx_path(request: pytest.FixtureRequest) -> str:
+    # Every test here runs through Django's views and through the WSGI fast path (portal.wsgi) that
+    # gunicorn serves: both must answer and store alike.
+    return str(request.param)
+
+
 def signed_token(bot: Bot, *, secret: str | None = None, **claims: Any) -> str:
     """A v2 token for ``bot`` with some claims changed (a claim set to None is left out)."""
     now = int(time.time())
