@@ -18,6 +18,23 @@ ECHO_BOT_ID = uuid.UUID("24348246-6791-4ac0-9d86-b948cd6a0e46")
 ECHO_SECRET = "bee001bee001bee001bee001bee001bee001"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_servers_serve_the_deployed_application() -> Iterator[None]:
+    """A live server runs what gunicorn runs (portal.wsgi): the Bot API's fast path in front of Django.
+
+    Django's live server thread builds a bare ``WSGIHandler``; so the sandbox's callbacks and the
+    simulator's commands in end-to-end and browser tests take the path BotX traffic takes in production.
+    """
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import testcases
+
+    from bots.views.botx_wsgi import FastBotApi
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(testcases, "WSGIHandler", lambda: FastBotApi(WSGIHandler()))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # The cast is made of real users; PBKDF2 would spend seconds per test hashing their passwords.
