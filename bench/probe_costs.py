@@ -32,8 +32,9 @@ import traffic
 
 # Frames whose inclusive share of samples is reported: (label, regular expression on "function (file)").
 FRAMES = [
-    ("the /command view", r"^command \(bots/views/botx\.py\)"),
-    ("the callback view", r"^notification_callback \(bots/views/botx\.py\)"),
+    ("the /command service", r"^command_receive \(bots/services/ingress\.py\)"),
+    ("the callback service", r"^callback_receive \(bots/services/ingress\.py\)"),
+    ("the group commit of commands", r"^_write_queue \(bots/services/inbound_writer\.py\)"),
     ("JWT check (verify_incoming)", r"^verify_incoming \("),
     ("bot secret decryption", r"valid_secrets|Fernet\.decrypt|MultiFernet\.decrypt"),
     ("task inbound_process", r"^inbound_process \(bots/tasks\.py\)"),

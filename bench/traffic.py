@@ -16,6 +16,8 @@ It starts, as its own subprocesses (stopped on exit or Ctrl-C; logs under var/be
 Scenarios:
   a. ack       /command at full speed from 32 connections (closed loop): requests/s, ack latency, and a
                count of InboundEvent rows for the acknowledged sync_ids;
+     ack-held  the same with the Celery worker stopped (SIGSTOP) during the burst and let go after it:
+               the web side's own capacity, then how long the workers took to drain the backlog;
   b. latency   open loop (constant arrival rate) at 250/s, then 500/s: command -> reply received by the
                fake BotX, p50/p95/p99/max, replies received / commands acknowledged;
   c. overload  1,000/s: acknowledged, lost (acknowledged, never replied within the wait), time to drain;
@@ -99,8 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle-wait", type=float)
     parser.add_argument(
         "--only",
-        default="ack,latency,overload,reference",
-        help="scenarios to run, comma-separated, from: ack, latency, overload, reference",
+        default="ack,ack-held,latency,overload,reference",
+        help="scenarios to run, comma-separated, from: ack, ack-held, latency, overload, reference",
     )
     parser.add_argument("--gunicorn-workers", type=int, default=2, help="web processes: one per core (the GIL)")
     parser.add_argument(
@@ -227,6 +229,13 @@ class Stack:
 
     def groups(self) -> dict[int, str]:
         return {proc.popen.pid: proc.group for proc in self.procs}
+
+    def signal_group(self, group: str, signum: int) -> None:
+        """Send ``signum`` to every process of ``group`` with its children (SIGSTOP / SIGCONT)."""
+        for proc in self.procs:
+            if proc.group == group and proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.popen.pid, signum)
 
 
 def port_free(port: int) -> bool:
@@ -810,18 +819,32 @@ class Bench:
                 scenario.db_per_command = {name: round(value / replied, 2) for name, value in delta.items()}
         self.scenarios.append(scenario)
 
-    def ack(self, target: Target) -> None:
+    def ack(self, target: Target, *, workers_held: bool = False) -> None:
+        """Scenario a. ``workers_held``: the Celery processes are stopped (SIGSTOP) during the burst and
+        let go after it, so the acknowledgement is measured with the machine to the web side alone
+        (ingress capacity: what BotX sees while the workers are busy elsewhere), then the backlog drained."""
         scenario = Scenario(
-            "a-ack",
+            "a-ack-held" if workers_held else "a-ack",
             target.name,
-            "ack",
-            f"{self.plan.ack_connections} connections, closed loop, {self.plan.ack_seconds:g} s",
+            "ack-held" if workers_held else "ack",
+            f"{self.plan.ack_connections} connections, closed loop, {self.plan.ack_seconds:g} s"
+            + (", Celery stopped during the burst" if workers_held else ""),
         )
 
         def body() -> None:
-            report = self.loadgen(
-                target, mode="closed", duration=self.plan.ack_seconds, tag="ack", connections=self.plan.ack_connections
-            )
+            if workers_held:
+                self.stack.signal_group("celery", signal.SIGSTOP)
+            try:
+                report = self.loadgen(
+                    target,
+                    mode="closed",
+                    duration=self.plan.ack_seconds,
+                    tag=scenario.key,
+                    connections=self.plan.ack_connections,
+                )
+            finally:
+                if workers_held:
+                    self.stack.signal_group("celery", signal.SIGCONT)
             rows = report["results"]
             ok = [row for row in rows if row[4] == 202]
             latencies = sorted(row[3] - row[2] for row in ok)
@@ -1026,6 +1049,9 @@ class Bench:
         if "ack" in a.only:
             self.start_portal()
             self.ack(targets["portal"])
+        if "ack-held" in a.only:
+            self.start_portal()
+            self.ack(targets["portal"], workers_held=True)
         names = ["portal"] + (["reference"] if "reference" in a.only else [])
         for name in names:
             target = targets[name]
@@ -1123,8 +1149,8 @@ class Bench:
             if scenario.target != "portal":
                 continue
             f = scenario.figures
-            if scenario.kind == "ack":
-                found["ack_900_per_s"] = {
+            if scenario.kind in ("ack", "ack-held"):
+                found["ack_900_per_s" + ("_workers_held" if scenario.kind == "ack-held" else "")] = {
                     "value": f.get("ack_per_s"),
                     "met": (f.get("ack_per_s") or 0) >= 900 and bool(f.get("rows_match")),
                 }
@@ -1192,7 +1218,7 @@ def _table(title: str, columns: list[tuple[str, str, int]], rows: list[dict[str,
 
 def format_tables(scenarios: list[Scenario]) -> str:
     parts = []
-    acks = [{"name": f"{s.key} {s.target}", **s.figures} for s in scenarios if s.kind == "ack"]
+    acks = [{"name": f"{s.key} {s.target}", **s.figures} for s in scenarios if s.kind in ("ack", "ack-held")]
     if acks:
         parts.append(
             _table(
