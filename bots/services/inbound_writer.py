@@ -14,13 +14,14 @@ inserted, and its request is told so. When a batch fails as a whole on a constra
 meanwhile), its rows are written again one by one, so that one bad row does not refuse the others.
 A database error refuses every row of the batch; their requests answer 503 and BotX sends them again.
 
-Batching needs PostgreSQL in autocommit; inside a transaction (tests, a caller's atomic block) or on
-another database the row is saved on its own, in a savepoint.
+Inside a transaction (tests, a caller's atomic block) the row is written at once, in a savepoint, and
+the wake-up waits for that transaction's commit.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from bots.models import InboundEvent
+from bots.services.row_insert import insert_sql, row_values
 
 # Bound on one INSERT: a batch that grows past it is written in several statements of one commit.
 BATCH_ROWS = 200
@@ -57,9 +59,13 @@ class CommandWriter:
 
         Raises the database's error if the row could not be written.
         """
-        if connection.in_atomic_block or connection.vendor != "postgresql":
-            return _store_alone(event, self._after_commit)
         item = _Queued(event)
+        if connection.in_atomic_block:
+            _write_batch([item])
+            transaction.on_commit(self._after_commit)
+            if item.error is not None:
+                raise item.error
+            return item.inserted
         with self._lock:
             self._queue.append(item)
             lead = not self._writing
@@ -94,21 +100,11 @@ class CommandWriter:
                 item.ready.set()
 
 
-def _store_alone(event: InboundEvent, after_commit: Callable[[], None]) -> bool:
-    try:
-        # A savepoint keeps a duplicate's IntegrityError from breaking an enclosing transaction.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            event.save(force_insert=True)
-    except IntegrityError:
-        return False
-    transaction.on_commit(after_commit)
-    return True
-
-
 def _write_batch(batch: list[_Queued]) -> None:
     try:
-        # One statement is atomic by itself; a batch past BATCH_ROWS needs a transaction around its parts.
-        with transaction.atomic() if len(batch) > BATCH_ROWS else nullcontext():
+        # A statement is atomic by itself. Several (a batch past BATCH_ROWS) need a transaction, and a row
+        # written inside a caller's transaction a savepoint, so that its failure does not break that one.
+        with transaction.atomic() if len(batch) > BATCH_ROWS or connection.in_atomic_block else nullcontext():
             for start in range(0, len(batch), BATCH_ROWS):
                 _insert(batch[start : start + BATCH_ROWS])
     except IntegrityError:
@@ -123,13 +119,13 @@ def _write_batch(batch: list[_Queued]) -> None:
 
 
 def _insert(items: Sequence[_Queued]) -> None:
-    sql = _insert_sql(len(items))
     params: list[Any] = []
     for item in items:
-        params.extend(field.get_db_prep_save(field.pre_save(item.event, True), connection) for field in _fields())
+        params.extend(row_values(item.event))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        stored = {(bot_id, sync_id): pk for pk, bot_id, sync_id in cursor.fetchall()}
+        cursor.execute(insert_sql(InboundEvent, len(items), _ON_CONFLICT), params)
+        # Compared as UUIDs: SQLite hands back the text it stores.
+        stored = {(bot_id, uuid.UUID(str(sync_id))): pk for pk, bot_id, sync_id in cursor.fetchall()}
     for item in items:
         # Two rows of one command in one batch: the first is stored, the second is the duplicate.
         pk = stored.pop((item.event.bot_id, item.event.sync_id), None)
@@ -139,26 +135,9 @@ def _insert(items: Sequence[_Queued]) -> None:
             item.event._state.adding = False
 
 
-def _fields() -> list[Any]:
-    return [f for f in InboundEvent._meta.concrete_fields if not f.primary_key]
-
-
-_sql_cache: dict[int, str] = {}
-
-
-def _insert_sql(rows: int) -> str:
-    sql = _sql_cache.get(rows)
-    if sql is None:
-        fields = _fields()
-        quote = connection.ops.quote_name
-        table, columns = quote(InboundEvent._meta.db_table), ", ".join(quote(f.column) for f in fields)
-        values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
-        # Names from the model's metadata, every value a parameter. The arbiter is the partial unique
-        # index inbound_command_once (the model's constraint).
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
-            "ON CONFLICT (bot_id, sync_id) WHERE endpoint = 'command' AND NOT status = 'rejected' DO NOTHING "
-            "RETURNING id, bot_id, sync_id"
-        )
-        _sql_cache[rows] = sql
-    return sql
+# The arbiter is the partial unique index inbound_command_once (the model's constraint): the same
+# command again is not an error but a row not returned.
+_ON_CONFLICT = (
+    "ON CONFLICT (bot_id, sync_id) WHERE endpoint = 'command' AND NOT status = 'rejected' DO NOTHING "
+    "RETURNING id, bot_id, sync_id"
+)

@@ -148,6 +148,7 @@ def test_an_unexpected_failure_is_logged_and_botx_is_asked_to_try_again(
 # --- the database connection -----------------------------------------------------------------------
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ends a PostgreSQL backend")
 @pytest.mark.django_db(transaction=True)
 def test_a_dropped_database_connection_is_answered_503_once_and_the_next_request_reconnects(
     make_bot: Callable[..., Bot],
@@ -171,6 +172,7 @@ def test_a_dropped_database_connection_is_answered_503_once_and_the_next_request
     assert InboundEvent.objects.filter(status=Status.RECEIVED).count() == 2
 
 
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="Django never closes an in-memory SQLite database")
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_older_than_conn_max_age_is_closed_after_the_request(make_bot: Callable[..., Bot]) -> None:
     bot = make_bot(name="Echo")
