@@ -124,14 +124,16 @@ def _insert(items: Sequence[_Queued]) -> None:
         params.extend(row_values(item.event))
     with connection.cursor() as cursor:
         cursor.execute(insert_sql(InboundEvent, len(items), _ON_CONFLICT), params)
-        # Compared as UUIDs: SQLite hands back the text it stores.
-        stored = {(bot_id, uuid.UUID(str(sync_id))): pk for pk, bot_id, sync_id in cursor.fetchall()}
+        stored: dict[tuple[Any, uuid.UUID | None], list[int]] = {}
+        for pk, bot_id, sync_id in cursor.fetchall():
+            # Compared as UUIDs: SQLite hands back the text it stores.
+            stored.setdefault((bot_id, None if sync_id is None else uuid.UUID(str(sync_id))), []).append(pk)
     for item in items:
         # Two rows of one command in one batch: the first is stored, the second is the duplicate.
-        pk = stored.pop((item.event.bot_id, item.event.sync_id), None)
-        item.inserted = pk is not None
-        if pk is not None:
-            item.event.pk = pk
+        pks = stored.get((item.event.bot_id, item.event.sync_id))
+        item.inserted = bool(pks)
+        if pks:
+            item.event.pk = pks.pop(0)
             item.event._state.adding = False
 
 
