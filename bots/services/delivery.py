@@ -32,6 +32,7 @@ from bots.botx.outgoing import (
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage, SendSlot
 from bots.services.botx_clients import client_for
 from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change
+from bots.services.rows import rows_insert, rows_update
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -145,47 +146,70 @@ def messages_deliver(message_ids: list[int], *, deadline: float | None = None) -
     return results
 
 
-def _claim_many(message_ids: list[int]) -> list[OutboundMessage]:
-    """``_claim`` for several rows in one transaction; returns those this worker won, in id order."""
+@dataclass(frozen=True)
+class _Slots:
+    """A bot's send slots taken for a chunk (``_reserve_slots``), and when (``time.monotonic()``)."""
+
+    waits: list[float]
+    later: float
+    reserved_at: float
+
+
+def _claim_many(message_ids: list[int]) -> tuple[list[OutboundMessage], dict[int, _Slots]]:
+    """``_claim`` for several rows in one transaction; returns those this worker won, in id order,
+    and the send slots taken for them in the same transaction, by bot."""
     now = timezone.now()
     with transaction.atomic():
         won = list(
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("bot__cts")
             .filter(pk__in=message_ids, status=Status.PENDING, next_attempt_at__lte=now)
             .filter(~earlier_open_in_chat())
             .order_by("id")
         )
-        if won:
-            OutboundMessage.objects.filter(pk__in=[m.pk for m in won]).update(
-                status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now
-            )
-    for message in won:
-        message.status, message.attempts, message.sent_at = Status.SENDING, message.attempts + 1, now
-    return won
+        if not won:
+            return won, {}
+        OutboundMessage.objects.filter(pk__in=[m.pk for m in won]).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now
+        )
+        # Each bot (with its CTS) read once for the chunk rather than joined to every row.
+        bots = Bot.objects.select_related("cts").in_bulk({m.bot_id for m in won if m.bot_id is not None})
+        counts: dict[int, int] = {}
+        for message in won:
+            message.status, message.attempts, message.sent_at = Status.SENDING, message.attempts + 1, now
+            if message.bot_id is not None:
+                message.bot = bots.get(message.bot_id)  # None (the bot deleted) also clears bot_id
+            if message.bot_id is not None:
+                counts[message.bot_id] = counts.get(message.bot_id, 0) + 1
+        slots = {}
+        # In the order of the bots' keys, so that two workers taking the slots of the same bots
+        # cannot wait for each other.
+        for bot_pk in sorted(counts):
+            reserved_at = time.monotonic()
+            waits, later = _reserve_slots(bots[bot_pk], counts[bot_pk])
+            slots[bot_pk] = _Slots(waits, later, reserved_at)
+    return won, slots
 
 
 def _reserve_slots(bot: Bot, count: int) -> tuple[list[float], float]:
     """``_reserve_slot`` for up to ``count`` sends: the waits of those within INLINE_WAIT_SECONDS, and
-    how far away the next free slot is (for the rest)."""
+    how far away the next free slot is (for the rest). The caller holds a transaction (the claim's)."""
     interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
     waits: list[float] = []
-    with transaction.atomic():
-        slot, _ = SendSlot.objects.select_for_update().get_or_create(bot=bot)
-        now = timezone.now()
-        at = max(slot.next_at, now)
-        while len(waits) < count and (at - now).total_seconds() <= INLINE_WAIT_SECONDS:
-            waits.append((at - now).total_seconds())
-            at += interval
-        if waits:
-            slot.next_at = at
-            slot.save(update_fields=["next_at"])
+    slot, _ = SendSlot.objects.select_for_update().get_or_create(bot=bot)
+    now = timezone.now()
+    at = max(slot.next_at, now)
+    while len(waits) < count and (at - now).total_seconds() <= INLINE_WAIT_SECONDS:
+        waits.append((at - now).total_seconds())
+        at += interval
+    if waits:
+        slot.next_at = at
+        slot.save(update_fields=["next_at"])
     return waits, (at - now).total_seconds()
 
 
 def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
     results: list[DeliveryResult] = []
-    claimed = _claim_many(message_ids)
+    claimed, slots = _claim_many(message_ids)
     by_bot: dict[int | None, list[OutboundMessage]] = {}
     for message in claimed:
         by_bot.setdefault(message.bot_id, []).append(message)
@@ -197,8 +221,7 @@ def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
             continue
         bot = messages[0].bot
         assert bot is not None
-        reserved_at = time.monotonic()
-        waits, later = _reserve_slots(bot, len(messages))
+        waits, later, reserved_at = slots[bot_pk].waits, slots[bot_pk].later, slots[bot_pk].reserved_at
         sends = [_Send(message, wait) for message, wait in zip(messages, waits, strict=False)]
         for message in messages[len(waits) :]:
             results.append(_retry_later(message, later, note=f"rate limit: {bot.rate_limit}/s", count_attempt=False))
@@ -237,7 +260,7 @@ def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
                 error="" if send.error is None else str(send.error),
             )
         done = [send for send in sends if send.attempt is not None]
-        DeliveryAttempt.objects.bulk_create([send.attempt for send in done if send.attempt is not None])
+        rows_insert([send.attempt for send in done if send.attempt is not None])
         accepted = [send for send in done if send.error is None]
         if accepted:
             results.extend(_accepted_many(bot, accepted))
@@ -266,6 +289,9 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
                 "id"
             ):
                 early.setdefault(str(receipt.sync_id), []).append(receipt)
+        changed: dict[tuple[str, ...], list[OutboundMessage]] = {}
+        matched: list[CallbackReceipt] = []
+        joined: list[InboundEvent] = []
         for send, sync_id in answered:
             message = send.message
             status: str = Status.SENT if send.request.expects_callback and sync_id else Status.DELIVERED
@@ -285,17 +311,24 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
                 history.append(MessageEvent(message=message, status=fields["status"], note=_callback_note(first)))
             if fields["status"] in FINAL_STATUSES:
                 fields["finished_at"] = now
-            # Only this worker moves a message out of sending (a callback needs the sync ID stored
-            # here; the sweeper waits far longer than any send): no lock to take first.
-            OutboundMessage.objects.filter(pk=message.pk).update(**fields)
             for name, value in fields.items():
                 setattr(message, name, value)
+            changed.setdefault(tuple(sorted(fields)), []).append(message)
             for receipt in receipts:
                 receipt.message, receipt.matched_at = message, now
-                receipt.save(update_fields=["message", "matched_at"])
-                InboundEvent.objects.filter(pk=receipt.inbound_id).update(correlation_id=message.correlation_id)
+                matched.append(receipt)
+                joined.append(InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id))
             results.append(DeliveryResult(message.pk, message.status))
-        MessageEvent.objects.bulk_create(history)
+        # Only this worker moves a message out of sending (a callback needs the sync ID stored
+        # here; the sweeper waits far longer than any send): no lock to take first. One UPDATE for
+        # the messages that changed the same fields (usually all of them).
+        for names, messages in changed.items():
+            rows_update(messages, names)
+        if matched:
+            rows_update(matched, ["message", "matched_at"])
+            # The callbacks' requests join the conversation turns of the messages they answer.
+            rows_update(joined, ["correlation_id"])
+        rows_insert(history)
         _next_in_chats(bot, {send.message.chat_id for send in sends if send.message.chat_id is not None})
     late = [sync_id for sync_id in sync_ids if sync_id not in early]
     if late:

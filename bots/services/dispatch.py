@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -29,7 +29,14 @@ from bots.services import delivery, wake
 from bots.services.access import access_check
 from bots.services.handler_context import context_build, handler_run
 from bots.services.ingress import command_parse, not_served_message
-from bots.services.outbox import OutgoingPayloadError, deliveries_collected, message_enqueue
+from bots.services.outbox import (
+    OutgoingPayloadError,
+    PendingMessage,
+    deliveries_collected,
+    message_build,
+    messages_insert,
+)
+from bots.services.rows import rows_update
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -56,7 +63,9 @@ def inbound_process(*, event_id: int) -> str | None:
             return None  # done already, or another worker holds it
         event.attempts += 1
         event.started_at = timezone.now()
-        status = _process(event)
+        outbox: list[PendingMessage] = []
+        status = _process(event, outbox)
+        messages_insert(outbox)
         event.status = status
         event.finished_at = timezone.now()
         event.save()
@@ -77,9 +86,11 @@ def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = No
     """Process stored commands in batches until none is left or the time budget is spent.
 
     Each batch is one transaction: its events are claimed (``FOR UPDATE SKIP LOCKED``, so drains in
-    parallel never share one), each one processed in its own savepoint (a failure stays with its event),
-    and their statuses written with the outbox rows their handlers made. A worker killed mid-batch
-    commits nothing of it: the events stay ``received`` for the task's redelivery or the sweeper.
+    parallel never share one), each one processed on its own (a failure stays with its event: its
+    handler runs in a savepoint, and what it sends is held back until the event is done), and their
+    statuses written with the outbox rows their handlers made, a few statements for the whole batch.
+    A worker killed mid-batch commits nothing of it: the events stay ``received`` for the task's
+    redelivery or the sweeper.
     What the batch put in the outbox is delivered here once it is committed, without a task per row.
     """
     batch = batch or settings.INBOUND_DRAIN_BATCH
@@ -108,12 +119,12 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
     with transaction.atomic():
         events = list(
             InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("bot__cts")
             .filter(status=Status.RECEIVED, endpoint=InboundEvent.Endpoint.COMMAND)
             .exclude(pk__in=skipped)
             .order_by("id")[:batch]
         )
-        done: list[InboundEvent] = []
+        _bots_attach(events)
+        done: list[tuple[InboundEvent, list[PendingMessage]]] = []
         stopped_early = False
         for event in events:
             if done and time.monotonic() >= deadline:
@@ -121,11 +132,13 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
                 break
             event.attempts += 1
             event.started_at = timezone.now()
+            outbox: list[PendingMessage] = []
             try:
-                with transaction.atomic():
-                    event.status = _process(event)
-                    event.finished_at = timezone.now()
-                    event.save(update_fields=DRAIN_FIELDS)
+                # No savepoint of its own: before _batch_write, the only statements of an event are
+                # reads and what its handler runs in the handler's savepoint (kept only if the handler
+                # succeeded); what it sends is in ``outbox`` until then.
+                event.status = _process(event, outbox)
+                event.finished_at = timezone.now()
             except Exception:
                 # Outside the handler (which _process guards itself): nothing of this event is kept and
                 # it stays received, left for the sweeper rather than retried in a loop here. A lost
@@ -133,12 +146,62 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
                 logger.exception("processing inbound event %s failed; it is left for the sweeper", event.pk)
                 skipped.add(event.pk)
                 continue
-            done.append(event)
-    result.statuses.update((event.pk, event.status) for event in done)
+            done.append((event, outbox))
+        done = _batch_write(done, skipped)
+    result.statuses.update((event.pk, event.status) for event, _outbox in done)
     return len(events), stopped_early
 
 
-def _process(event: InboundEvent) -> str:
+def _bots_attach(events: list[InboundEvent]) -> None:
+    """Give the events their bots, each read once for the batch (with its CTS and access rules), not
+    once per event."""
+    bot_ids = {event.bot_id for event in events if event.bot_id is not None}
+    bots = (
+        Bot.objects.select_related("cts").prefetch_related("chat_rules", "command_rules").in_bulk(bot_ids)
+        if bot_ids
+        else {}
+    )
+    for event in events:
+        if event.bot_id is not None:
+            # Missing only if deleted since the claim: then processed as a deleted bot's event is.
+            event.bot = bots.get(event.bot_id)
+
+
+def _batch_write(
+    done: list[tuple[InboundEvent, list[PendingMessage]]], skipped: set[int]
+) -> list[tuple[InboundEvent, list[PendingMessage]]]:
+    """Write the batch's outbox rows and event statuses in a few statements; returns the events written.
+
+    Should that fail (a row the database refuses), each event is written on its own instead, so that
+    the failure stays with its event: that one is left received, for the sweeper.
+    """
+    try:
+        with transaction.atomic():
+            messages_insert([pending for _event, outbox in done for pending in outbox])
+            rows_update([event for event, _outbox in done], DRAIN_FIELDS)
+        return done
+    except DatabaseError:
+        logger.warning("writing a batch of %s inbound events failed; writing them one by one", len(done))
+    written = []
+    for event, outbox in done:
+        for pending in outbox:
+            # Ids given by the insert that was rolled back are not theirs any more.
+            for row in (pending.message, pending.event):
+                row.pk, row._state.adding = None, True
+        try:
+            with transaction.atomic():
+                messages_insert(outbox)
+                event.save(update_fields=DRAIN_FIELDS)
+        except DatabaseError:
+            logger.exception("writing inbound event %s failed; it is left for the sweeper", event.pk)
+            skipped.add(event.pk)
+            continue
+        written.append((event, outbox))
+    return written
+
+
+def _process(event: InboundEvent, outbox: list[PendingMessage]) -> str:
+    """Run the event's command; what it sends is added to ``outbox`` for the caller to write."""
     bot = event.bot
     if bot is None:
         event.error = "the bot was deleted before its request was processed"
@@ -160,7 +223,7 @@ def _process(event: InboundEvent) -> str:
         if refusal is not None:
             event.error = refusal.reason
             if refusal.answer and command.chat_id is not None:
-                _send(
+                outbox += _build(
                     event,
                     bot,
                     [("notification", {"chat_id": str(command.chat_id), "body": refusal.answer})],
@@ -181,26 +244,31 @@ def _process(event: InboundEvent) -> str:
             # A savepoint: a failing handler leaves nothing half-sent, the failure itself is recorded.
             with transaction.atomic():
                 handler_run(handler, context)
-                _send(event, bot, context.outgoing, created_by=f"handler: {bot.handler}")
+                sent = _build(event, bot, context.outgoing, created_by=f"handler: {bot.handler}")
         except Exception as exc:
             event.error = scrub("".join(traceback.format_exception(exc)))[-20_000:]
             logger.warning("handler %s of bot %s failed on %s: %r", bot.handler, bot.bot_id, event.sync_id, exc)
             if command.chat_id is not None and not command.is_system:
                 apology = settings.HANDLER_APOLOGY or _("Sorry, something went wrong. Please try again later.")
-                _send(
+                outbox += _build(
                     event,
                     bot,
                     [("notification", {"chat_id": str(command.chat_id), "body": apology})],
                     created_by="portal: apology",
                 )
             return Status.FAILED
+        outbox += sent
         event.summary = {**event.summary, "handler_ms": round((time.monotonic() - started) * 1000, 1)}
     return Status.DONE
 
 
-def _send(event: InboundEvent, bot: Bot, outgoing: list[tuple[str, dict[str, Any]]], *, created_by: str) -> None:
+def _build(
+    event: InboundEvent, bot: Bot, outgoing: list[tuple[str, dict[str, Any]]], *, created_by: str
+) -> list[PendingMessage]:
+    built = []
     for method, payload in outgoing:
         try:
-            message_enqueue(bot=bot, method=method, payload=payload, inbound=event, created_by=created_by)
+            built.append(message_build(bot=bot, method=method, payload=payload, inbound=event, created_by=created_by))
         except OutgoingPayloadError as exc:
             raise ValueError(f"the handler asked to send an invalid {method}: {exc}") from exc
+    return built

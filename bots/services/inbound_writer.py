@@ -30,7 +30,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from bots.models import InboundEvent
-from bots.services.row_insert import insert_sql, row_values
+from bots.services.rows import insert_sql, row_values
 
 # Bound on one INSERT: a batch that grows past it is written in several statements of one commit.
 BATCH_ROWS = 200

@@ -31,7 +31,7 @@ from bots.botx.incoming import (
 )
 from bots.botx.jwt import UnverifiedRequest, peek_bot_id, token_from_header, verify_incoming
 from bots.models import Bot, CallbackReceipt, InboundEvent
-from bots.services import bot_cache, inbound_writer, row_insert, wake
+from bots.services import bot_cache, inbound_writer, rows, wake
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -424,7 +424,7 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
             if message is not None:
                 # The callback's request joins the conversation turn of the message it answers.
                 event.correlation_id = message.correlation_id
-            row_insert.insert(event)
+            rows.rows_insert([event])
             receipt = CallbackReceipt(
                 inbound=event,
                 bot=bot,
@@ -436,7 +436,7 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
                 message=message,
                 matched_at=timezone.now() if message is not None else None,
             )
-            row_insert.insert(receipt)
+            rows.rows_insert([receipt])
             if message is not None:
                 callback_settle(receipt, message)
         # Unmatched, the callback came before the worker stored the send's sync ID: the worker matches

@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -13,14 +14,77 @@ from django.utils import timezone
 
 from bots.botx.outgoing import OutgoingPayloadError, chat_of, validate_payload
 from bots.models import Bot, InboundEvent, MessageEvent, OutboundMessage
+from bots.services.rows import rows_insert
 from bots.textsafe import scrub
 
-__all__ = ["OutgoingPayloadError", "deliveries_collected", "message_enqueue", "message_status_change"]
+__all__ = [
+    "OutgoingPayloadError",
+    "PendingMessage",
+    "deliveries_collected",
+    "message_build",
+    "message_enqueue",
+    "message_status_change",
+    "messages_insert",
+]
 
 
 def _text_of(payload: dict[str, Any]) -> str:
     body = payload.get("body") or payload.get("title") or ""
     return str(body)[:255]
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """An outbox row built and checked but not written yet, with the first step of its history."""
+
+    message: OutboundMessage
+    event: MessageEvent
+
+
+def message_build(
+    *,
+    bot: Bot,
+    method: str,
+    payload: dict[str, Any],
+    inbound: InboundEvent | None = None,
+    correlation_id: uuid.UUID | None = None,
+    created_by: str = "",
+) -> PendingMessage:
+    """The row ``message_enqueue`` writes, for ``messages_insert`` to write with others.
+
+    A payload BotX would refuse is refused here (``OutgoingPayloadError``), not at delivery.
+    """
+    payload = scrub(payload)
+    validate_payload(method, payload)
+    chat = chat_of(method, payload)
+    message = OutboundMessage(
+        correlation_id=correlation_id or (inbound.correlation_id if inbound else uuid.uuid4()),
+        bot=bot,
+        inbound=inbound,
+        method=method,
+        chat_id=uuid.UUID(chat) if chat else None,
+        payload=payload,
+        text=_text_of(payload),
+        created_by=created_by[:150],
+    )
+    return PendingMessage(
+        message, MessageEvent(message=message, status=OutboundMessage.Status.PENDING, note=created_by)
+    )
+
+
+def messages_insert(pending: list[PendingMessage]) -> None:
+    """Write built rows in their order (ids keep each chat's order), two statements for any number;
+    a worker delivers them once this transaction commits."""
+    if not pending:
+        return
+    rows_insert([item.message for item in pending])
+    for item in pending:
+        # The history row takes its message's id now that it has one (a new one, should an earlier
+        # insert of these rows have been rolled back).
+        item.event.message = item.message
+    rows_insert([item.event for item in pending])
+    for item in pending:
+        deliver_after_commit(item.message.pk)
 
 
 def message_enqueue(
@@ -36,20 +100,13 @@ def message_enqueue(
 
     A payload BotX would refuse is refused here (``OutgoingPayloadError``), not at delivery.
     """
-    payload = scrub(payload)
-    validate_payload(method, payload)
-    chat = chat_of(method, payload)
-    message = OutboundMessage.objects.create(
-        correlation_id=correlation_id or (inbound.correlation_id if inbound else uuid.uuid4()),
-        bot=bot,
-        inbound=inbound,
-        method=method,
-        chat_id=uuid.UUID(chat) if chat else None,
-        payload=payload,
-        text=_text_of(payload),
-        created_by=created_by[:150],
+    pending = message_build(
+        bot=bot, method=method, payload=payload, inbound=inbound, correlation_id=correlation_id, created_by=created_by
     )
-    MessageEvent.objects.create(message=message, status=OutboundMessage.Status.PENDING, note=created_by)
+    message = pending.message
+    message.save(force_insert=True)
+    pending.event.message = message
+    pending.event.save(force_insert=True)
     deliver_after_commit(message.pk)
     return message
 

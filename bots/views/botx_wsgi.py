@@ -10,9 +10,9 @@ including any request they would treat differently (another method, a host not a
 that must be redirected), goes to Django unchanged.
 
 What Django's request cycle would have done for them is done here in its lean form: the answers are
-in ``LANGUAGE_CODE``; the database connection is not checked before each request, but closed after one
-that hit a database error (the request itself was answered 503, so BotX sends it again, and the next
-request reconnects) or once it is older than ``CONN_MAX_AGE``.
+in ``LANGUAGE_CODE``; the database connection is not checked before each request, but after one that
+hit a database error, and closed if it no longer works (that request was answered 503, so BotX sends
+it again, and the next request reconnects) or once it is older than ``CONN_MAX_AGE``.
 """
 
 from __future__ import annotations
@@ -142,9 +142,18 @@ def _request(environ: dict[str, Any], endpoint: str, bot_id: uuid.UUID | None) -
 
 
 def _connection_release() -> None:
-    """Close this thread's connection after a database error or past its age (Django's request_finished)."""
-    if connection.connection is None:
+    """Django's request_finished for this thread's connection, less the health check of every request.
+
+    After a database error the connection is kept only if it still works; past ``CONN_MAX_AGE`` it is
+    closed. Never inside a transaction (a caller's, or a test's): that one decides.
+    """
+    if connection.connection is None or connection.in_atomic_block:
         return
+    if connection.errors_occurred:
+        if not connection.is_usable():
+            connection.close()
+            return
+        connection.errors_occurred = False
     close_at = connection.close_at
-    if connection.errors_occurred or (close_at is not None and time.monotonic() >= close_at):
+    if close_at is not None and time.monotonic() >= close_at:
         connection.close()

@@ -11,15 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from bots.models import Bot, InboundEvent, OutboundMessage
+from bots.models import Bot, ChatRule, CommandRule, InboundEvent, MessageEvent, OutboundMessage
 from bots.services import dispatch, wake
+from bots.services.outbox import PendingMessage, deliveries_collected
 from bots.tasks import inbound_drain
 from tests.botx import payloads
 
 pytestmark = [pytest.mark.django_db]
 
 Status = InboundEvent.Status
+SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT")
+# The batched writes, and the refusals a row may meet, are PostgreSQL's (SQLite writes row by row).
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 
 
 def stored(bot: Bot, post_command: Callable[..., Any], texts: list[str]) -> list[InboundEvent]:
@@ -67,8 +73,8 @@ def test_a_worker_killed_mid_batch_keeps_nothing_of_it_and_the_next_drain_does_e
     events = stored(bot, post_command, ["first", "second", "third", "fourth"])
     process = dispatch._process
 
-    def killed_on_the_third(event: InboundEvent) -> str:
-        status = process(event)  # the handler has run and its answer is in the outbox (uncommitted)
+    def killed_on_the_third(event: InboundEvent, outbox: list[PendingMessage]) -> str:
+        status = process(event, outbox)  # the handler has run and its answer is in the outbox (uncommitted)
         if event.pk == events[2].pk:
             # Not an Exception: what a worker's death looks like to the code it interrupts.
             raise SystemExit("the worker process was killed")
@@ -100,8 +106,8 @@ def test_an_event_that_breaks_outside_its_handler_stays_received_and_the_rest_of
     broken = events[1]
     process = dispatch._process
 
-    def breaks_on_the_second(event: InboundEvent) -> str:
-        status = process(event)
+    def breaks_on_the_second(event: InboundEvent, outbox: list[PendingMessage]) -> str:
+        status = process(event, outbox)
         if event.pk == broken.pk:
             raise RuntimeError("a bug past the handler")
         return status
@@ -148,3 +154,80 @@ def test_a_drain_past_its_time_budget_stops_between_events_and_wakes_another(
     assert list(result.statuses) == [events[0].pk], "at least one event per batch, then it stops"
     assert woken == [inbound_drain.name]
     assert InboundEvent.objects.filter(status=Status.RECEIVED, pk__in=[e.pk for e in events[1:]]).count() == 2
+
+
+@on_postgresql
+def test_a_batch_reads_its_bot_once_and_writes_its_events_and_answers_in_a_few_statements(
+    bot: Bot, post_command: Callable[..., Any]
+) -> None:
+    def statements_of_a_batch(count: int) -> list[str]:
+        stored(bot, post_command, [f"say {n}" for n in range(count)])
+        with deliveries_collected(), CaptureQueriesContext(connection) as queries:
+            claimed, _stopped = dispatch._drain_batch(count, set(), dispatch.DrainResult(), deadline=float("inf"))
+        assert claimed == count
+        # Each handler runs in its own savepoint; everything else is done once for the batch.
+        return [q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+
+    two = statements_of_a_batch(2)
+    five = statements_of_a_batch(5)
+
+    assert two == five
+    assert two.count("INSERT") == 2  # the answers and their first history step
+    assert two.count("UPDATE") == 1  # the events' statuses
+    assert InboundEvent.objects.filter(status=Status.DONE).count() == 7
+
+
+def test_a_batch_answers_each_event_by_its_chats_and_commands_rules(bot: Bot, post_command: Callable[..., Any]) -> None:
+    denied, served = uuid.uuid4(), uuid.uuid4()
+    ChatRule.objects.create(bot=bot, chat_id=denied, kind=ChatRule.Kind.DENY)
+    rule = CommandRule(bot=bot, command="/help", ad_domains=["corp.example.com"])
+    rule.full_clean()
+    rule.save()
+    texts = {"in a denied chat": denied, "/help": served, "in a served chat": served}
+    events = []
+    for text, chat in texts.items():
+        payload = payloads.command(body=text, group_chat_id=str(chat), ad_domain="elsewhere.example")
+        assert post_command(bot, payload).status_code == 202
+        events.append(InboundEvent.objects.get(bot=bot, sync_id=payload["sync_id"]))
+
+    result = dispatch.inbound_drain(batch=3)
+
+    assert [result.statuses[event.pk] for event in events] == [Status.REFUSED, Status.REFUSED, Status.DONE]
+    assert answers_by_event() == {
+        events[0].pk: ["Sorry, this bot does not work in this chat."],
+        events[1].pk: ["Sorry, you may not run /help."],
+        events[2].pk: ["in a served chat"],
+    }
+
+
+@on_postgresql
+def test_an_event_the_database_refuses_to_store_stays_received_and_the_rest_of_its_batch_is_done(
+    bot: Bot, post_command: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = stored(bot, post_command, ["one", "two", "three"])
+    unstorable = events[1]
+    process = dispatch._process
+
+    def nul_in_the_second(event: InboundEvent, outbox: list[PendingMessage]) -> str:
+        status = process(event, outbox)
+        if event.pk == unstorable.pk:
+            event.error = "PostgreSQL refuses \x00 in text"
+        return status
+
+    monkeypatch.setattr(dispatch, "_process", nul_in_the_second)
+
+    result = dispatch.inbound_drain(batch=3)
+
+    assert result.statuses == {events[0].pk: Status.DONE, events[2].pk: Status.DONE}
+    unstorable.refresh_from_db()
+    assert (unstorable.status, unstorable.attempts) == (Status.RECEIVED, 0)
+    assert answers_by_event() == {events[0].pk: ["one"], events[2].pk: ["three"]}
+    assert sorted(
+        MessageEvent.objects.filter(note="handler: echo").values_list("message__payload__body", "status")
+    ) == [
+        ("one", OutboundMessage.Status.PENDING),
+        ("three", OutboundMessage.Status.PENDING),
+    ], "each answer with its first history step, written again with it"
+    # Handed to delivery: the answers as written one by one (and the ids of the first, rolled-back
+    # write, which the delivery does not find).
+    assert set(OutboundMessage.objects.values_list("pk", flat=True)) <= set(result.messages)
