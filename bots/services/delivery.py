@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from bots.botx.client import BotxClient
 from bots.botx.errors import BotxError, ErrorKind
 from bots.botx.outgoing import (
     MessageStatus,
@@ -32,7 +35,7 @@ from bots.botx.outgoing import (
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage, SendSlot
 from bots.services.botx_clients import client_for
 from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change
-from bots.services.rows import rows_insert, rows_update
+from bots.services.rows import row_first, rows_insert, rows_update
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -226,6 +229,7 @@ def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
         for message in messages[len(waits) :]:
             results.append(_retry_later(message, later, note=f"rate limit: {bot.rate_limit}/s", count_attempt=False))
         client = client_for(bot)
+        ready = []
         for send in sends:
             message = send.message
             try:
@@ -234,31 +238,15 @@ def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
                 _finish(message, Status.FAILED, note=str(exc), error_kind=ErrorKind.PERMANENT, error_detail=str(exc))
                 results.append(DeliveryResult(message.pk, Status.FAILED))
                 continue
-            pause = reserved_at + send.wait - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            request = send.request
-            started = timezone.now()
-            try:
-                send.result = client.request(
-                    request.http_method, request.path, params=request.params, json=request.json
-                )
-            except BotxError as exc:
-                send.error = exc
-            exchange = client.last_exchange
-            send.attempt = DeliveryAttempt(
-                message=message,
-                number=message.attempts,
-                started_at=started,
-                duration_ms=exchange.duration_ms if exchange else 0,
-                http_method=request.http_method,
-                path=request.path,
-                request_body=_loggable_body(request.json),
-                status_code=exchange.status_code if exchange else None,
-                response_body=exchange.response_text if exchange else "",
-                outcome=DeliveryAttempt.Outcome.OK if send.error is None else str(send.error.kind),
-                error="" if send.error is None else str(send.error),
-            )
+            ready.append(send)
+        # A chunk holds at most one message per chat (the claim skips a message with an earlier one
+        # open in its chat), so its calls may overlap without reordering any chat: the chunk takes
+        # about as long as its slowest call instead of the sum of them.
+        if len(ready) > 1:
+            pool = _send_pool()
+            list(pool.map(_call, [client] * len(ready), ready, [reserved_at] * len(ready)))
+        elif ready:
+            _call(client, ready[0], reserved_at)
         done = [send for send in sends if send.attempt is not None]
         rows_insert([send.attempt for send in done if send.attempt is not None])
         accepted = [send for send in done if send.error is None]
@@ -268,6 +256,48 @@ def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
             if send.error is not None:
                 results.append(_failed(send.message, send.error))
     return results
+
+
+def _call(client: BotxClient, send: _Send, reserved_at: float) -> None:
+    """One BotX call of a chunk, at its rate-limit slot; its outcome and attempt row (not saved yet)
+    go on ``send``. No database work: it may run in a thread of the send pool."""
+    pause = reserved_at + send.wait - time.monotonic()
+    if pause > 0:
+        time.sleep(pause)
+    request = send.request
+    assert request is not None
+    started = timezone.now()
+    try:
+        send.result = client.request(request.http_method, request.path, params=request.params, json=request.json)
+    except BotxError as exc:
+        send.error = exc
+    exchange = client.last_exchange  # this thread's own call
+    send.attempt = DeliveryAttempt(
+        message=send.message,
+        number=send.message.attempts,
+        started_at=started,
+        duration_ms=exchange.duration_ms if exchange else 0,
+        http_method=request.http_method,
+        path=request.path,
+        request_body=_loggable_body(request.json),
+        status_code=exchange.status_code if exchange else None,
+        response_body=exchange.response_text if exchange else "",
+        outcome=DeliveryAttempt.Outcome.OK if send.error is None else str(send.error.kind),
+        error="" if send.error is None else str(send.error),
+    )
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    """Threads for the calls of a chunk, made in the process that uses them (Celery forks its workers)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max_workers=CLAIM_CHUNK, thread_name_prefix="botx-send")
+        _pool_pid = os.getpid()
+    return _pool
 
 
 def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
@@ -509,9 +539,24 @@ def _next_in_chat(message: OutboundMessage) -> None:
 # --- callbacks -------------------------------------------------------------------------------------
 
 
+# What settling a callback reads of its message; the rest (a payload may hold a whole file) stays unread.
+CALLBACK_TARGET_FIELDS = ("id", "correlation_id", "status")
+
+
 def callback_target(bot: Bot, sync_id: uuid.UUID) -> OutboundMessage | None:
-    """The message a callback with ``sync_id`` answers, locked (the caller is in a transaction), or None."""
-    return OutboundMessage.objects.select_for_update().filter(sync_id=sync_id, bot=bot).order_by("-id").first()
+    """The message a callback with ``sync_id`` answers, locked (the caller is in a transaction), or None.
+
+    Loaded with ``CALLBACK_TARGET_FIELDS`` only, the others deferred: a statement built once, as this
+    runs for every callback (bots/services/rows.py)."""
+    message = row_first(
+        OutboundMessage,
+        fields=CALLBACK_TARGET_FIELDS,
+        where={"sync_id": sync_id, "bot_id": bot.pk},
+        order_by="-id",
+        for_update=True,
+    )
+    assert message is None or isinstance(message, OutboundMessage)
+    return message
 
 
 def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:

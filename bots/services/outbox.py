@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bots.botx.outgoing import OutgoingPayloadError, chat_of, validate_payload
 from bots.models import Bot, InboundEvent, MessageEvent, OutboundMessage
-from bots.services.rows import rows_insert
+from bots.services.rows import rows_insert, rows_update
 from bots.textsafe import scrub
 
 __all__ = [
@@ -130,8 +130,11 @@ def message_status_change(message: OutboundMessage, status: str, note: str = "",
     if status in FINAL_STATUSES and "finished_at" not in fields:
         message.finished_at = timezone.now()
         changed.add("finished_at")
-    message.save(update_fields=sorted(changed))
-    MessageEvent.objects.create(message=message, status=status, note=note[:2000])
+    # What save(update_fields) and objects.create() store, without compiling their statements anew: this
+    # runs for every callback and every delivery (bots/services/rows.py). The caller holds the row,
+    # so it is there to update.
+    rows_update([message], sorted(changed))
+    rows_insert([MessageEvent(message=message, status=status, note=note[:2000])])
 
 
 _collecting = threading.local()

@@ -342,3 +342,22 @@ def _call(app: FastBotApi, environ: dict[str, Any]) -> str:
     started: list[str] = []
     b"".join(app(environ, lambda status, headers, exc_info=None: started.append(status)))
     return started[0]
+
+
+def test_a_callback_on_the_shared_url_settles_the_message_of_the_bot_that_sent_it(bot: Bot) -> None:
+    from bots.models import CallbackReceipt, OutboundMessage
+
+    message = OutboundMessage.objects.create(
+        bot=bot, method="notification", payload={"body": "x"}, status="sent", sync_id=uuid.uuid4()
+    )
+
+    response = wsgi_post(
+        "/botx/notification/callback",
+        json.dumps({"sync_id": str(message.sync_id), "status": "ok", "result": {}}),
+        headers=_signed(bot),
+    )
+
+    assert response.status_code == 202
+    assert OutboundMessage.objects.get(pk=message.pk).status == "delivered"
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.message_id, receipt.bot_id, receipt.inbound.bot_ref) == (message.pk, bot.pk, str(bot.bot_id))

@@ -87,3 +87,21 @@ def test_a_server_error_in_a_batch_puts_only_that_message_back(bot: Bot, world: 
     assert result.status == Status.PENDING and result.retry_in is not None
     message.refresh_from_db()
     assert (message.status, message.attempts, message.error_kind) == (Status.PENDING, 1, "transient")
+
+
+def test_the_calls_of_a_batch_to_different_chats_overlap_instead_of_waiting_for_each_other(
+    bot: Bot, world: World, sandbox_cts: CtsServer
+) -> None:
+    faults_set(sandbox_cts, latency_ms=300)
+    chats = [world.personal, world.group]
+    messages = [notify(bot, chat.group_chat_id, f"вместе {n}", held=True) for n, chat in enumerate(chats)]
+    release(*messages)
+
+    results = messages_deliver([m.pk for m in messages])
+
+    assert [r.status for r in results] == [Status.DELIVERED, Status.DELIVERED]
+    attempts = [message.attempts_log.get() for message in messages]
+    assert all(attempt.duration_ms >= 300 for attempt in attempts)
+    # Each call began before the other one ended: they were in flight together.
+    ends = [attempt.started_at + dt.timedelta(milliseconds=attempt.duration_ms) for attempt in attempts]
+    assert max(attempt.started_at for attempt in attempts) < min(ends)

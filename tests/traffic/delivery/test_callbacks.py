@@ -1,0 +1,217 @@
+"""``/notification/callback`` through the deployed fast path: what a callback stores on its message.
+
+The rest of this package reaches the endpoint through the sandbox over HTTP; these post BotX's callback
+bodies (tests/fixtures/botx/callback_*.json) straight to the WSGI application, and also hold the number
+of statements one callback costs, since every message sent brings one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from bots.models import Bot, CallbackReceipt, InboundEvent, MessageEvent, OutboundMessage
+from bots.services.delivery import _accepted, callback_match
+from tests.botx import payloads
+from tests.traffic.conftest import WsgiResponse, botx_token, wsgi_post
+
+pytestmark = [pytest.mark.django_db]
+Status = OutboundMessage.Status
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., Any]) -> Bot:
+    """A bot of its own: this package's ``bot`` is the sandbox's, on a live server these tests do not need."""
+    bot: Bot = make_bot(name="Callbacks")
+    return bot
+
+
+def sent_message(bot: Bot, *, status: str = Status.SENT, sync_id: uuid.UUID | None = None) -> OutboundMessage:
+    """An outbox row as the worker leaves it once BotX accepted it (``sync_id`` stored, a callback due)."""
+    return OutboundMessage.objects.create(
+        bot=bot,
+        method="notification",
+        chat_id=uuid.uuid4(),
+        payload={"body": "hello"},
+        text="hello",
+        status=status,
+        attempts=1,
+        sync_id=sync_id or (uuid.uuid4() if status == Status.SENT else None),
+        result={"sync_id": "kept"},
+    )
+
+
+def post_callback(bot: Bot, name: str, sync_id: uuid.UUID | None) -> WsgiResponse:
+    """BotX's callback of the fixture ``name``, about the message with ``sync_id``."""
+    assert sync_id is not None
+    body = payloads.load(name) | {"sync_id": str(sync_id)}
+    return wsgi_post(
+        f"/botx/{bot.bot_id}/notification/callback",
+        json.dumps(body),
+        headers={"authorization": f"Bearer {botx_token(bot)}"},
+    )
+
+
+def callback_events(message: OutboundMessage) -> list[tuple[str, str]]:
+    return list(message.events.filter(note__startswith="callback").values_list("status", "note"))
+
+
+def test_an_ok_callback_delivers_its_message(bot: Bot) -> None:
+    message = sent_message(bot)
+
+    response = post_callback(bot, "callback_ok", message.sync_id)
+
+    assert (response.status_code, response.json()) == (202, {"result": "accepted"})
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    assert stored.status == Status.DELIVERED
+    assert stored.finished_at is not None
+    assert (stored.error_kind, stored.error_reason, stored.error_data) == ("", "", {})
+    assert (stored.payload, stored.result, stored.sync_id) == (message.payload, message.result, message.sync_id)
+    assert callback_events(stored) == [(Status.DELIVERED, "callback: ok")]
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.message_id, receipt.bot_id, receipt.sync_id) == (message.pk, bot.pk, message.sync_id)
+    assert receipt.ok and receipt.matched_at is not None
+    request = receipt.inbound
+    assert (request.endpoint, request.status, request.http_status, request.text) == ("callback", "answered", 202, "ok")
+    assert (request.bot_id, request.bot_ref, request.sync_id) == (bot.pk, str(bot.bot_id), message.sync_id)
+    assert request.verification == InboundEvent.Verification.VERIFIED
+    assert request.correlation_id == message.correlation_id
+
+
+def test_an_error_callback_fails_its_message_with_the_reason_and_the_error_data(bot: Bot) -> None:
+    message = sent_message(bot)
+    error_data = payloads.load("callback_error")["error_data"]
+
+    response = post_callback(bot, "callback_error", message.sync_id)
+
+    assert response.status_code == 202
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    assert stored.status == Status.FAILED
+    assert (stored.error_kind, stored.error_reason, stored.error_detail) == ("permanent", "chat_not_found", "")
+    assert stored.error_data == error_data
+    assert stored.finished_at is not None
+    assert callback_events(stored) == [(Status.FAILED, "callback: chat_not_found")]
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.ok, receipt.reason, receipt.errors, receipt.error_data) == (False, "chat_not_found", [], error_data)
+    assert receipt.message_id == message.pk
+    assert receipt.inbound.text == "chat_not_found"
+    assert receipt.inbound.correlation_id == message.correlation_id
+
+
+def test_a_repeated_callback_is_recorded_and_leaves_the_status_as_it_is(bot: Bot) -> None:
+    message = sent_message(bot)
+    post_callback(bot, "callback_ok", message.sync_id)
+    finished_at = OutboundMessage.objects.get(pk=message.pk).finished_at
+
+    response = post_callback(bot, "callback_error", message.sync_id)
+
+    assert response.status_code == 202
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.error_reason, stored.finished_at) == (Status.DELIVERED, "", finished_at)
+    assert callback_events(stored) == [(Status.DELIVERED, "callback: ok")]
+    receipts = CallbackReceipt.objects.order_by("id")
+    assert [(r.ok, r.message_id) for r in receipts] == [(True, message.pk), (False, message.pk)]
+    assert {r.inbound.correlation_id for r in receipts} == {message.correlation_id}
+
+
+def test_a_callback_before_the_worker_stored_the_sync_id_is_kept_and_matched_when_it_does(bot: Bot) -> None:
+    message = sent_message(bot, status=Status.SENDING)
+    sync_id = uuid.uuid4()
+
+    response = post_callback(bot, "callback_ok", sync_id)
+
+    assert response.status_code == 202
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.message_id, receipt.matched_at) == (None, None)
+    assert receipt.inbound.correlation_id != message.correlation_id
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.SENDING
+
+    # The worker gets BotX's answer with the sync ID: the waiting callback settles the message at once.
+    result = _accepted(message, {"sync_id": str(sync_id)}, expects_callback=True)
+
+    assert result.status == Status.DELIVERED
+    receipt.refresh_from_db()
+    assert receipt.message_id == message.pk and receipt.matched_at is not None
+    assert InboundEvent.objects.get(pk=receipt.inbound_id).correlation_id == message.correlation_id
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.sync_id) == (Status.DELIVERED, sync_id)
+    assert list(stored.events.order_by("id").values_list("status", "note")) == [
+        (Status.SENT, "accepted by BotX"),
+        (Status.DELIVERED, "callback: ok"),
+    ]
+
+
+def test_a_callback_the_worker_missed_is_matched_by_the_sweepers_callback_match(bot: Bot) -> None:
+    sync_id = uuid.uuid4()
+    post_callback(bot, "callback_error", sync_id)
+    message = sent_message(bot, sync_id=sync_id)  # stored by a worker that looked before the callback came
+    receipt = CallbackReceipt.objects.get()
+
+    assert callback_match(receipt) is True
+
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.error_reason) == (Status.FAILED, "chat_not_found")
+    assert CallbackReceipt.objects.get().message_id == message.pk
+    assert InboundEvent.objects.get(pk=receipt.inbound_id).correlation_id == message.correlation_id
+
+
+def test_a_callback_with_an_unknown_sync_id_is_recorded_unmatched(bot: Bot) -> None:
+    sent_message(bot)
+    sync_id = uuid.uuid4()
+
+    response = post_callback(bot, "callback_ok", sync_id)
+
+    assert (response.status_code, response.json()) == (202, {"result": "accepted"})
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.sync_id, receipt.bot_id, receipt.message_id, receipt.ok) == (sync_id, bot.pk, None, True)
+    assert receipt.inbound.status == InboundEvent.Status.ANSWERED
+    assert OutboundMessage.objects.get().status == Status.SENT
+    assert not MessageEvent.objects.filter(note__startswith="callback").exists()
+
+
+def test_a_callback_for_another_bots_message_is_not_matched_to_it(bot: Bot, make_bot: Callable[..., Any]) -> None:
+    other: Bot = make_bot(name="Other")
+    message = sent_message(other)
+
+    post_callback(bot, "callback_ok", message.sync_id)
+
+    assert CallbackReceipt.objects.get().message_id is None
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.SENT
+
+
+def _statements(context: CaptureQueriesContext) -> list[str]:
+    # The test's own transaction turns the callback's into a savepoint; those lines are not the callback's.
+    sqls = [q["sql"] for q in context.captured_queries]
+    return [sql.split()[0].upper() for sql in sqls if not sql.upper().startswith(("SAVEPOINT", "RELEASE"))]
+
+
+# The request and its receipt: one statement on PostgreSQL (rows_insert_linked), two elsewhere.
+STORED = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT"]
+
+
+def test_a_matched_callback_locks_its_message_and_takes_four_statements(bot: Bot) -> None:
+    message = sent_message(bot)
+    post_callback(bot, "callback_ok", uuid.uuid4())  # the bot cached, as in a running process
+
+    with CaptureQueriesContext(connection) as context:
+        post_callback(bot, "callback_ok", message.sync_id)
+
+    # The message locked and read, the request and the receipt stored, the message and its history.
+    assert _statements(context) == ["SELECT", *STORED, "UPDATE", "INSERT"]
+    lookup = next(q["sql"] for q in context.captured_queries if q["sql"].startswith("SELECT"))
+    assert lookup.rstrip().endswith("FOR UPDATE") == connection.features.has_select_for_update
+
+
+def test_an_early_callback_takes_two_statements(bot: Bot) -> None:
+    post_callback(bot, "callback_ok", uuid.uuid4())
+
+    with CaptureQueriesContext(connection) as context:
+        post_callback(bot, "callback_ok", uuid.uuid4())
+
+    assert _statements(context) == ["SELECT", *STORED]
