@@ -424,31 +424,13 @@ def message_deliver(*, message_id: int) -> DeliveryResult | None:
         _finish(message, Status.FAILED, note=str(exc), error_kind=ErrorKind.PERMANENT, error_detail=str(exc))
         return DeliveryResult(message.pk, Status.FAILED)
 
-    client = client_for(bot)
-    started = timezone.now()
-    error: BotxError | None = None
-    result: Any = None
-    try:
-        result = client.request(request.http_method, request.path, params=request.params, json=request.json)
-    except BotxError as exc:
-        error = exc
-    exchange = client.last_exchange
-    DeliveryAttempt.objects.create(
-        message=message,
-        number=message.attempts,
-        started_at=started,
-        duration_ms=exchange.duration_ms if exchange else 0,
-        http_method=request.http_method,
-        path=request.path,
-        request_body=_loggable_body(request.json),
-        status_code=exchange.status_code if exchange else None,
-        response_body=exchange.response_text if exchange else "",
-        outcome=DeliveryAttempt.Outcome.OK if error is None else str(error.kind),
-        error="" if error is None else str(error),
-    )
-    if error is None:
-        return _accepted(message, result, expects_callback=request.expects_callback)
-    return _failed(message, error)
+    send = _Send(message, 0.0, request=request)
+    _call(client_for(bot), send, time.monotonic())
+    assert send.attempt is not None
+    send.attempt.save(force_insert=True)
+    if send.error is None:
+        return _accepted(message, send.result, expects_callback=request.expects_callback)
+    return _failed(message, send.error)
 
 
 def _accepted(message: OutboundMessage, result: Any, *, expects_callback: bool) -> DeliveryResult:

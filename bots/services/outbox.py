@@ -103,12 +103,8 @@ def message_enqueue(
     pending = message_build(
         bot=bot, method=method, payload=payload, inbound=inbound, correlation_id=correlation_id, created_by=created_by
     )
-    message = pending.message
-    message.save(force_insert=True)
-    pending.event.message = message
-    pending.event.save(force_insert=True)
-    deliver_after_commit(message.pk)
-    return message
+    messages_insert([pending])
+    return pending.message
 
 
 FINAL_STATUSES = frozenset(

@@ -51,6 +51,36 @@ class WsgiResponse:
         return self.headers[name.lower()]
 
 
+def wsgi_environ(
+    method: str, path: str, body: bytes | str = b"", *, host: str = "testserver", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A WSGI environ as gunicorn builds it for a request; ``headers`` by their HTTP names."""
+    raw = body.encode() if isinstance(body, str) else body
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": host,
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.url_scheme": "http",
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    return environ
+
+
 def _not_for_django(environ: dict[str, Any], start_response: Any) -> Any:
     raise AssertionError(f"the fast path left {environ['REQUEST_METHOD']} {environ['PATH_INFO']} to Django")
 
@@ -67,29 +97,7 @@ def wsgi_post(
 
     application = application or FastBotApi(_not_for_django)
 
-    raw = body.encode() if isinstance(body, str) else body
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(raw)),
-        "wsgi.input": io.BytesIO(raw),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-    for name, value in (headers or {}).items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    environ = wsgi_environ("POST", path, body, headers=headers)
     started: list[Any] = []
     chunks = application(
         environ, lambda status, response_headers, exc_info=None: started.extend([status, response_headers])

@@ -24,7 +24,7 @@ from bots.views import botx_wsgi
 from bots.views.botx_wsgi import FastBotApi
 from tests.botx import payloads
 
-from .conftest import WsgiResponse, botx_token, wsgi_post
+from .conftest import WsgiResponse, botx_token, wsgi_environ, wsgi_post
 
 Status = InboundEvent.Status
 
@@ -320,22 +320,7 @@ def test_when_a_shared_insert_fails_every_request_in_it_is_answered_503_and_noth
 
 
 def _environ(method: str, path: str, *, host: str = "testserver", **extra: str) -> dict[str, Any]:
-    import io
-
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": host,
-        "CONTENT_LENGTH": "0",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-        **extra,
-    }
+    return wsgi_environ(method, path, host=host) | extra
 
 
 def _call(app: FastBotApi, environ: dict[str, Any]) -> str:
