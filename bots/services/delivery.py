@@ -181,8 +181,8 @@ def _claim_many(message_ids: list[int]) -> tuple[list[OutboundMessage], dict[int
             message.status, message.attempts, message.sent_at = Status.SENDING, message.attempts + 1, now
             if message.bot_id is not None:
                 message.bot = bots.get(message.bot_id)  # None (the bot deleted) also clears bot_id
-            if message.bot_id is not None:
-                counts[message.bot_id] = counts.get(message.bot_id, 0) + 1
+                if message.bot is not None:
+                    counts[message.bot.pk] = counts.get(message.bot.pk, 0) + 1
         slots = {}
         # In the order of the bots' keys, so that two workers taking the slots of the same bots
         # cannot wait for each other.

@@ -27,7 +27,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 
 from bots.models import InboundEvent
 from bots.services.rows import insert_sql, row_values
@@ -119,10 +119,11 @@ def _write_batch(batch: list[_Queued]) -> None:
 
 
 def _insert(items: Sequence[_Queued]) -> None:
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, looked up once
     params: list[Any] = []
     for item in items:
-        params.extend(row_values(item.event))
-    with connection.cursor() as cursor:
+        params.extend(row_values(item.event, db))
+    with db.cursor() as cursor:
         cursor.execute(insert_sql(InboundEvent, len(items), _ON_CONFLICT), params)
         stored: dict[tuple[Any, uuid.UUID | None], list[int]] = {}
         for pk, bot_id, sync_id in cursor.fetchall():

@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, router
+from django.db import connection, connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
@@ -39,10 +40,15 @@ def insert_sql(model: type[Model], rows: int = 1, tail: str = "") -> str:
     return sql
 
 
-def row_values(instance: Model) -> list[Any]:
-    """The parameters of ``instance``'s row in ``insert_sql``'s column order, as ``save()`` prepares them."""
-    default = connections[DEFAULT_DB_ALIAS]  # the ``connection`` proxy resolved once, not once per field
-    return [field.get_db_prep_save(field.pre_save(instance, True), default) for field in _fields(type(instance))]
+def row_values(instance: Model, using: BaseDatabaseWrapper, *, without: Field[Any, Any] | None = None) -> list[Any]:
+    """The parameters of ``instance``'s row in ``insert_sql``'s column order (``without`` one column), as
+    ``save()`` prepares them for the database ``using`` (a connection itself, not the per-thread proxy:
+    it is looked up once, not once per field)."""
+    return [
+        field.get_db_prep_save(field.pre_save(instance, True), using)
+        for field in _fields(type(instance))
+        if field is not without
+    ]
 
 
 INSERT_ROWS = 500  # rows per INSERT statement, well within every backend's limit on parameters
@@ -61,7 +67,7 @@ def rows_insert(rows: Sequence[models.Model]) -> None:
         chunk = rows[start : start + INSERT_ROWS]
         params: list[Any] = []
         for row in chunk:
-            params.extend(row_values(row))
+            params.extend(row_values(row, connection))
         with connection.cursor() as cursor:
             cursor.execute(insert_sql(model, len(chunk), returning), params)
             # One key back per row, in the order the rows were given (as bulk_create relies on too).
@@ -140,13 +146,7 @@ def rows_insert_linked(parent: Model, child: Model, *, link: str) -> None:
     if sql is None:
         sql = _linked_insert_sql(type(parent), type(child), link_field, connection.ops.quote_name)
         _statements[key] = sql
-    default = connections[DEFAULT_DB_ALIAS]  # as row_values prepares them
-    params = row_values(parent)
-    params.extend(
-        field.get_db_prep_save(field.pre_save(child, True), default)
-        for field in _fields(type(child))
-        if field is not link_field
-    )
+    params = row_values(parent, connection) + row_values(child, connection, without=link_field)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         parent.pk, child.pk = cursor.fetchone()
