@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from bots.admin.registry import BotScopedAdmin, _can
+from bots.admin.registry import BotScopedAdmin, ReadOnlyMixin, _can
 from bots.botx.errors import BotxError
 from bots.models import CallbackReceipt, Capability, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage
 from bots.selectors import bot_list_for_user
@@ -47,17 +47,8 @@ def _json_display(field: str, label: Any) -> Any:
     return show
 
 
-class ReadOnlyLedgerAdmin(BotScopedAdmin):
+class ReadOnlyLedgerAdmin(ReadOnlyMixin, BotScopedAdmin):
     list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=gettext_lazy("correlation chain"))
     def chain(self, obj: Any) -> str:
@@ -131,7 +122,7 @@ class InboundEventAdmin(ReadOnlyLedgerAdmin):
         return _raw(obj.raw_body)
 
 
-class LedgerInline(admin.TabularInline):
+class LedgerInline(ReadOnlyMixin, admin.TabularInline):
     """Rows of a message's page: visible to whoever may read the message's bot, changed by nobody."""
 
     extra = 0
@@ -141,15 +132,6 @@ class LedgerInline(admin.TabularInline):
         # Without a message (Django asks so when it builds the rows' queryset) it is enough to read some
         # bot: the message page itself is only reachable for messages of the bots the user may read.
         return _can(request, getattr(obj, "bot", None), Capability.READ_HISTORY)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class DeliveryAttemptInline(LedgerInline):

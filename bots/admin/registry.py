@@ -45,6 +45,19 @@ def _can(request: HttpRequest, bot: Bot | None, capability: str) -> bool:
     return capability in bot_capabilities(user=request.user, bot=bot)
 
 
+class ReadOnlyMixin:
+    """For records (the ledger, the change log, the API's deliveries): shown, never added, edited or deleted."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class BotScopedAdmin(admin.ModelAdmin):
     """Admin of rows that belong to one bot: what the role on that bot allows, not Django model perms."""
 
@@ -364,7 +377,7 @@ class SmartAppAdmin(BotScopedAdmin):
 
 
 @admin.register(ChangeRecord)
-class ChangeRecordAdmin(admin.ModelAdmin):
+class ChangeRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["at", "actor_label", "action", "model", "object_repr", "bot_ref"]
     list_filter = ["action", "model", "at"]
     search_fields = ["object_repr", "actor_label", "=bot_ref", "object_id"]
@@ -393,15 +406,6 @@ class ChangeRecordAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _can(request, None, Capability.READ_HISTORY)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=gettext_lazy("changes"))
     def changes_table(self, obj: ChangeRecord) -> str:

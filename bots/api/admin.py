@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from bots.admin.registry import ReadOnlyMixin
 from bots.api.models import ApiToken, Broadcast, ScheduledMessage, Scope
 from bots.api.services.tokens import token_issue_secret, token_revoke
 from bots.models import Capability
@@ -137,7 +138,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         )
 
 
-class ReadOnlyApiAdmin(admin.ModelAdmin):
+class ReadOnlyApiAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         visible = bot_list_for_user(user=request.user, capability=Capability.READ_HISTORY)
         return super().get_queryset(request).filter(bot__in=visible).select_related("bot")
@@ -147,15 +148,6 @@ class ReadOnlyApiAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return _any_role(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ScheduledMessage)
