@@ -17,8 +17,8 @@ from django.conf import settings
 
 from bots.botx.incoming import IncomingCommand
 from bots.handlers.api.ports import NoChatState
-from bots.handlers.framework import BotRef, Command, Context, Handler, HandlerTimeout, MenuRecipient, Router
-from bots.models import Bot, Sender
+from bots.handlers.framework import BotRef, Command, Context, Handler, HandlerTimeout, Router
+from bots.models import Bot
 from bots.services import menu
 from bots.services.handler_state import DatabaseState
 from bots.services.lookups import BotxLookups
@@ -38,20 +38,15 @@ def context_build(*, bot: Bot, command: IncomingCommand, router: Router) -> Cont
 def commands_allowed(*, bot: Bot, router: Router, command: IncomingCommand) -> list[Command]:
     """The commands of ``router`` the sender of ``command`` sees in the menu and may run."""
     who = command.sender
-    recipient = MenuRecipient(
+    return menu.commands_allowed(
+        bot=bot,
+        router=router,
         user_huid=who.user_huid,
         ad_login=who.ad_login,
         ad_domain=who.ad_domain,
         is_admin=who.is_admin,
         chat_type=command.chat_type,
     )
-    sender = Sender(
-        user_huid=str(who.user_huid) if who.user_huid else None,
-        ad_login=who.ad_login,
-        ad_domain=who.ad_domain,
-        is_admin=who.is_admin,
-    )
-    return menu.commands_allowed(bot=bot, router=router, recipient=recipient, sender=sender)
 
 
 def handler_run(handler: Handler, context: Context) -> None:
