@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from bots.botx.incoming import AsyncFile, IncomingCommand, as_dict, as_list, opt_str, opt_time, opt_uuid
+from bots.botx.incoming import AsyncFile, IncomingCommand, as_dict, as_list, opt_int, opt_str, opt_time, opt_uuid
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,6 @@ def event_data(command: IncomingCommand) -> EventData | None:
     if name in ("conference_created", "conference_deleted"):
         return Conference(call_id=opt_uuid(data.get("call_id")))
     if name == "conference_changed":
-        sip = data.get("sip_number")
         return ConferenceChanged(
             call_id=opt_uuid(data.get("call_id")),
             name=opt_str(data.get("name")),
@@ -176,20 +175,19 @@ def event_data(command: IncomingCommand) -> EventData | None:
             link_id=opt_uuid(data.get("link_id")),
             link_type=opt_str(data.get("link_type")),
             access_code=opt_str(data.get("access_code")),
-            sip_number=sip if isinstance(sip, int) and not isinstance(sip, bool) else None,
+            sip_number=opt_int(data.get("sip_number")),
             members=_uuids(data.get("members")),
             admins=_uuids(data.get("admins")),
             added_users=_uuids(data.get("added_users")),
             deleted_users=_uuids(data.get("deleted_users")),
         )
     if name == "smartapp_event":
-        version = data.get("smartapp_api_version")
         return SmartappEvent(
             ref=opt_uuid(data.get("ref")),
             smartapp_id=opt_uuid(data.get("smartapp_id")),
             data=as_dict(data.get("data")),
             opts=as_dict(data.get("opts")),
-            smartapp_api_version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+            smartapp_api_version=opt_int(data.get("smartapp_api_version")),
             files=list(command.async_files),
         )
     return None

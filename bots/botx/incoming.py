@@ -153,7 +153,7 @@ class AsyncFile:
 
     @property
     def duration(self) -> int | None:
-        return _opt_int(self.raw.get("duration"))
+        return opt_int(self.raw.get("duration"))
 
 
 @dataclass(frozen=True)
@@ -547,7 +547,7 @@ def _async_file(item: Any) -> AsyncFile:
         file_id=opt_uuid(item.get("file_id")),
         file_name=opt_str(item.get("file_name")),
         file_mimetype=opt_str(item.get("file_mime_type")),
-        file_size=_opt_int(item.get("file_size")),
+        file_size=opt_int(item.get("file_size")),
         file_url=opt_str(item.get("file")),
         file_hash=opt_str(item.get("file_hash")),
         caption=opt_str(item.get("caption")),
@@ -615,7 +615,7 @@ def opt_time(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _opt_int(value: Any) -> int | None:
+def opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
