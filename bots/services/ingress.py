@@ -112,23 +112,13 @@ def json_object(request: BotxHttpRequest) -> dict[str, Any]:
 
 
 def bot_find(bot_id: uuid.UUID | None, token: str | None, host: str | None) -> Bot:
+    """The bot a request is for, read afresh (``/status``, Smart Apps); the hot endpoints use ``bot_verified``."""
     if bot_id is None:
         raise disabled(400, _("The request does not name a bot."))
-    candidates = list(Bot.objects.select_related("cts").filter(bot_id=bot_id)[:10])
-    if len(candidates) > 1 and host:
-        candidates = [bot for bot in candidates if bot.cts.host == host.lower()] or candidates
+    candidates = bot_cache.bots_for(bot_id, fresh=True)
     if not candidates:
         raise disabled(503, _("No bot %(bot_id)s is registered in the portal.") % {"bot_id": bot_id})
-    if len(candidates) == 1 or token is None:
-        return candidates[0]
-    # One bot ID on several CTS servers: the token's signature and audience tell which one called.
-    for bot in candidates:
-        try:
-            token_verify(bot, token)
-        except UnverifiedRequest:
-            continue
-        return bot
-    return candidates[0]
+    return _candidate_choose(candidates, token, host).bot
 
 
 def token_verify(bot: Bot, token: str) -> None:
