@@ -27,6 +27,7 @@ from bots.handlers.registry import handler_get
 from bots.models import Bot, InboundEvent
 from bots.services import delivery, wake
 from bots.services.access import access_check
+from bots.services.bot_rows import bots_read
 from bots.services.handler_context import context_build, handler_run
 from bots.services.ingress import command_parse, not_served_message
 from bots.services.outbox import (
@@ -36,7 +37,7 @@ from bots.services.outbox import (
     message_build,
     messages_insert,
 )
-from bots.services.rows import rows_update
+from bots.services.rows import rows_select, rows_update
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -117,12 +118,7 @@ def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = No
 def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline: float) -> tuple[int, bool]:
     """One batch; returns how many events it claimed and whether it stopped early with some left."""
     with transaction.atomic():
-        events = list(
-            InboundEvent.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(status=Status.RECEIVED, endpoint=InboundEvent.Endpoint.COMMAND)
-            .exclude(pk__in=skipped)
-            .order_by("id")[:batch]
-        )
+        events = _claim(batch, skipped)
         _bots_attach(events)
         done: list[tuple[InboundEvent, list[PendingMessage]]] = []
         stopped_early = False
@@ -152,15 +148,23 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
     return len(events), stopped_early
 
 
+def _claim(batch: int, skipped: set[int]) -> list[InboundEvent]:
+    """The next ``batch`` stored commands no other drain holds, locked, oldest first."""
+    where = {"status": Status.RECEIVED, "endpoint": InboundEvent.Endpoint.COMMAND}
+    if not skipped:  # the usual case, with a statement built once (rows_select)
+        return rows_select(InboundEvent, where=where, order_by="id", limit=batch, lock="skip")
+    return list(
+        InboundEvent.objects.select_for_update(skip_locked=True)
+        .filter(**where)
+        .exclude(pk__in=skipped)
+        .order_by("id")[:batch]
+    )
+
+
 def _bots_attach(events: list[InboundEvent]) -> None:
     """Give the events their bots, each read once for the batch (with its CTS and access rules), not
     once per event."""
-    bot_ids = {event.bot_id for event in events if event.bot_id is not None}
-    bots = (
-        Bot.objects.select_related("cts").prefetch_related("chat_rules", "command_rules").in_bulk(bot_ids)
-        if bot_ids
-        else {}
-    )
+    bots = bots_read({event.bot_id for event in events if event.bot_id is not None}, rules=True)
     for event in events:
         if event.bot_id is not None:
             # Missing only if deleted since the claim: then processed as a deleted bot's event is.

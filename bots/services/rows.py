@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -21,6 +21,7 @@ from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
 _statements: dict[tuple[type[Model], int, str], str] = {}
+M = TypeVar("M", bound=Model)
 
 
 def insert_sql(model: type[Model], rows: int = 1, tail: str = "") -> str:
@@ -172,83 +173,150 @@ def _linked_insert_sql(
 
 
 @dataclass(frozen=True)
+class Columns:
+    """Columns of a model that a statement reads back (in the model's order of columns), and how the
+    ORM converts their values (the backend's converters, then the field's own ``from_db_value``)."""
+
+    fields: list[Field[Any, Any]]
+    converters: list[tuple[Col, list[Callable[[Any, Any, Any], Any]]]]
+
+    def sql(self, connection: BaseDatabaseWrapper) -> str:
+        return ", ".join(connection.ops.quote_name(field.column) for field in self.fields)
+
+    def instances(self, model: type[M], connection: BaseDatabaseWrapper, found: Sequence[Sequence[Any]]) -> list[M]:
+        """``model`` instances from the rows ``found`` (the other fields deferred, as with ``only()``)."""
+        attnames = [field.attname for field in self.fields]
+        rows = []
+        for raw in found:
+            values = []
+            for value, (col, converters) in zip(raw, self.converters, strict=True):
+                for convert in converters:
+                    value = convert(value, col, connection)
+                values.append(value)
+            rows.append(model.from_db(connection.alias, attnames, values))
+        return rows
+
+
+def columns_of(model: type[Model], connection: BaseDatabaseWrapper, fields: Sequence[str] | None = None) -> Columns:
+    """``fields`` of ``model`` (every column by default) as ``Columns``; ``Model.from_db`` takes a subset
+    of the columns in the model's order."""
+    meta = model._meta
+    wanted = set(meta.concrete_fields) if fields is None else {_column(model, name) for name in fields}
+    selected = [field for field in meta.concrete_fields if field in wanted]
+    converters = []
+    for field in selected:
+        col = field.get_col(meta.db_table)
+        converters.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
+    return Columns(selected, converters)
+
+
+@dataclass(frozen=True)
 class _Select:
-    """A ``row_first`` statement, with what it needs to prepare its values and read its columns."""
+    """A ``rows_select`` statement, with what it needs to prepare its values and read its columns."""
 
     sql: str
     where: list[Field[Any, Any]]
-    columns: list[tuple[Col, list[Callable[[Any, Any, Any], Any]]]]  # each with the ORM's converters
-    attnames: list[str]
+    columns: Columns
 
 
-_selects: dict[tuple[type[Model], str, tuple[str, ...], tuple[str, ...], str, bool], _Select] = {}
+_SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int], ...], str, int | None, str]
+_selects: dict[_SelectKey, _Select] = {}
+
+
+def rows_select(
+    model: type[M],
+    *,
+    where: Mapping[str, Any],
+    fields: Sequence[str] | None = None,
+    order_by: str = "",
+    limit: int | None = None,
+    lock: str = "",
+) -> list[M]:
+    """The rows of ``model`` matching ``where``, as instances with ``fields`` loaded (all by default).
+
+    What ``filter(**where).order_by(order_by).only(*fields)[:limit]`` of the ORM gives (with
+    ``select_for_update()`` when ``lock`` is ``"update"``, ``(skip_locked=True)`` when it is ``"skip"``),
+    with a statement built once per shape rather than compiled on every call: values are prepared and
+    the columns read back converted as the ORM does, and instances come from ``Model.from_db`` (other
+    fields deferred, each loading on access, as with ``only()``). A condition is ``column = value``
+    (a None matches nothing; the ORM says IS NULL), or ``column IN (...)`` for a list, tuple or set
+    (an empty one matches nothing). ``order_by``: one field, ``-`` for descending. Read from the
+    database written to: a locking read belongs with the writes after it.
+    """
+    connection = connections[router.db_for_write(model)]
+    values: list[Any] = []
+    shape: list[tuple[str, int]] = []
+    for name, value in where.items():
+        if isinstance(value, list | tuple | set | frozenset):
+            if not value:
+                return []
+            values.append(list(value))
+            shape.append((name, len(value)))
+        else:
+            values.append(value)
+            shape.append((name, 0))
+    key = (model, connection.alias, None if fields is None else tuple(fields), tuple(shape), order_by, limit, lock)
+    select = _selects.get(key)
+    if select is None:
+        select = _select_build(model, connection, fields, shape, order_by, limit, lock)
+        _selects[key] = select
+    params: list[Any] = []
+    for field, value in zip(select.where, values, strict=True):
+        if isinstance(value, list):
+            params.extend(field.get_db_prep_value(item, connection) for item in value)
+        else:
+            params.append(field.get_db_prep_value(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(select.sql, params)
+        return select.columns.instances(model, connection, cursor.fetchall())
 
 
 def row_first(
-    model: type[Model],
+    model: type[M],
     *,
     fields: Sequence[str],
     where: Mapping[str, Any],
     order_by: str = "",
     for_update: bool = False,
-) -> Model | None:
-    """The first row of ``model`` whose ``where`` fields equal their values, or None; ``fields`` loaded.
-
-    What ``select_for_update().filter(**where).order_by(order_by).only(*fields).first()`` of the ORM
-    (which compiles its statement anew on every call) gives, with a statement built once: values are
-    prepared and the columns read back converted as the ORM does, and the instance has the other
-    fields deferred (each loads on access, as with ``only()``). ``order_by``: one field, ``-`` for
-    descending. Each condition is ``column = value``: a None matches nothing (the ORM says IS NULL).
-    Read from the database written to: a locking read belongs with the writes after it.
-    """
-    connection = connections[router.db_for_write(model)]
-    key = (model, connection.alias, tuple(fields), tuple(where), order_by, for_update)
-    select = _selects.get(key)
-    if select is None:
-        select = _select_build(model, connection, fields, tuple(where), order_by, for_update)
-        _selects[key] = select
-    values = zip(select.where, where.values(), strict=True)
-    params = [field.get_db_prep_value(value, connection) for field, value in values]
-    with connection.cursor() as cursor:
-        cursor.execute(select.sql, params)
-        found = cursor.fetchone()
-    if found is None:
-        return None
-    row = []
-    for value, (col, converters) in zip(found, select.columns, strict=True):
-        for convert in converters:
-            value = convert(value, col, connection)
-        row.append(value)
-    return model.from_db(connection.alias, select.attnames, row)
+) -> M | None:
+    """The first row of ``model`` whose ``where`` fields equal their values, or None; ``fields`` loaded:
+    ``select_for_update().filter(**where).order_by(order_by).only(*fields).first()`` (``rows_select``)."""
+    found = rows_select(
+        model, where=where, fields=fields, order_by=order_by, limit=1, lock="update" if for_update else ""
+    )
+    return found[0] if found else None
 
 
 def _select_build(
-    model: type[Model], connection: Any, fields: Sequence[str], where: Sequence[str], order_by: str, for_update: bool
+    model: type[Model],
+    connection: Any,
+    fields: Sequence[str] | None,
+    where: Sequence[tuple[str, int]],
+    order_by: str,
+    limit: int | None,
+    lock: str,
 ) -> _Select:
     quote = connection.ops.quote_name
-    meta = model._meta
-    table = meta.db_table
-    wanted = {_column(model, name) for name in fields}
-    # In the model's order of columns: ``Model.from_db`` takes a subset of them in that order.
-    selected = [field for field in meta.concrete_fields if field in wanted]
-    conditions = [_column(model, name) for name in where]
+    columns = columns_of(model, connection, fields)
+    conditions = [_column(model, name) for name, _count in where]
+    tests = [
+        f"{quote(field.column)} IN ({', '.join(['%s'] * count)})" if count else f"{quote(field.column)} = %s"
+        for field, (_name, count) in zip(conditions, where, strict=True)
+    ]
     # Names from the model's metadata; every value is a parameter.
-    sql = (
-        f"SELECT {', '.join(quote(field.column) for field in selected)} FROM {quote(table)} "  # noqa: S608
-        f"WHERE {' AND '.join(f'{quote(field.column)} = %s' for field in conditions)}"
-    )
+    sql = f"SELECT {columns.sql(connection)} FROM {quote(model._meta.db_table)}"  # noqa: S608
+    if tests:
+        sql += f" WHERE {' AND '.join(tests)}"
     if order_by:
         column = quote(_column(model, order_by.lstrip("-")).column)
         sql += f" ORDER BY {column} {'DESC' if order_by.startswith('-') else 'ASC'}"
-    sql += " LIMIT 1"
-    if for_update and connection.features.has_select_for_update:
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
-    columns = []
-    for field in selected:
-        col = field.get_col(table)
-        # The backend's converters, then the field's own (``from_db_value``), as the ORM applies them.
-        columns.append((col, [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]))
-    return _Select(sql, conditions, columns, [field.attname for field in selected])
+        if lock == "skip" and connection.features.has_select_for_update_skip_locked:
+            sql += " SKIP LOCKED"
+    return _Select(sql, conditions, columns)
 
 
 def _column(model: type[Model], name: str) -> Field[Any, Any]:

@@ -1,0 +1,148 @@
+"""The prebuilt reads of the drain and the delivery: ``rows_select`` (the ORM's ``filter()`` with lists,
+order, limit and locks), ``bots_read`` (a batch's bots with their CTS and rules wired as
+``select_related``/``prefetch_related`` wire them) and the delivery's one-statement claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bots.models import Bot, ChatRule, CommandRule, InboundEvent, OutboundMessage
+from bots.services import delivery
+from bots.services.bot_rows import bots_read
+from bots.services.rows import rows_select
+
+pytestmark = [pytest.mark.django_db]
+Status = OutboundMessage.Status
+
+
+@pytest.fixture
+def bot(make_bot: Callable[..., Any]) -> Bot:
+    bot: Bot = make_bot(name="Rows")
+    return bot
+
+
+def outbox_row(bot: Bot, chat_id: uuid.UUID | None = None, **fields: Any) -> OutboundMessage:
+    return OutboundMessage.objects.create(
+        bot=bot, method="notification", payload={"body": "x"}, chat_id=chat_id or uuid.uuid4(), **fields
+    )
+
+
+def test_rows_select_reads_what_the_orm_reads_with_lists_order_and_limit(bot: Bot) -> None:
+    rows = [outbox_row(bot, status=status) for status in (Status.PENDING, Status.SENT, Status.PENDING, Status.FAILED)]
+    wanted = [rows[0].pk, rows[2].pk, rows[3].pk]
+
+    found = rows_select(OutboundMessage, where={"id": wanted, "status": Status.PENDING}, order_by="-id")
+    limited = rows_select(OutboundMessage, where={"id": set(wanted)}, order_by="id", limit=2)
+
+    assert [row.pk for row in found] == [rows[2].pk, rows[0].pk]
+    assert [row.pk for row in limited] == [rows[0].pk, rows[2].pk]
+    expected = OutboundMessage.objects.get(pk=rows[2].pk)
+    for field in OutboundMessage._meta.concrete_fields:
+        assert getattr(found[0], field.attname) == getattr(expected, field.attname), field.name
+    assert found[0].get_deferred_fields() == set() and not found[0]._state.adding
+
+
+def test_an_empty_list_matches_nothing_without_asking_the_database(bot: Bot) -> None:
+    outbox_row(bot)
+
+    with CaptureQueriesContext(connection) as context:
+        assert rows_select(OutboundMessage, where={"id": []}) == []
+    assert context.captured_queries == []
+
+
+def test_a_locking_read_skips_locked_rows_where_the_database_can(bot: Bot) -> None:
+    outbox_row(bot)
+
+    with CaptureQueriesContext(connection) as context, transaction.atomic():
+        rows_select(OutboundMessage, where={"bot": bot.pk}, lock="skip")
+        rows_select(OutboundMessage, where={"bot": bot.pk}, lock="update")
+
+    skip, update = (query["sql"].rstrip() for query in context.captured_queries if "FROM" in query["sql"])
+    features = connection.features
+    assert skip.endswith("SKIP LOCKED") == features.has_select_for_update_skip_locked
+    assert update.endswith("FOR UPDATE") == features.has_select_for_update
+
+
+def test_bots_read_wires_the_cts_and_the_rules_and_reads_nothing_more(bot: Bot, make_bot: Callable[..., Any]) -> None:
+    other: Bot = make_bot(name="Other")
+    chat = uuid.uuid4()
+    ChatRule.objects.create(bot=bot, chat_id=chat, kind=ChatRule.Kind.DENY)
+    CommandRule.objects.create(bot=bot, command="/secret", user_huids=[str(uuid.uuid4())])
+    CommandRule.objects.create(bot=bot, command="/open")
+
+    bots = bots_read({bot.pk, other.pk, 10**9}, rules=True)
+
+    assert set(bots) == {bot.pk, other.pk}
+    with CaptureQueriesContext(connection) as context:
+        mine = bots[bot.pk]
+        assert mine.cts.pk == bot.cts_id and mine.name == "Rows" and mine.handler == bot.handler
+        assert [(rule.chat_id, rule.kind) for rule in mine.chat_rules.all()] == [(chat, "deny")]
+        assert sorted(rule.command for rule in mine.command_rules.all()) == ["/open", "/secret"]
+        assert list(bots[other.pk].chat_rules.all()) == [] and list(bots[other.pk].command_rules.all()) == []
+    assert context.captured_queries == []
+    # A further filter on a relation still asks the database, and only about this bot.
+    assert [rule.command for rule in mine.command_rules.filter(command="/open")] == ["/open"]
+    assert bots_read(set()) == {}
+
+
+def test_bots_read_without_rules_leaves_them_to_the_database(bot: Bot) -> None:
+    CommandRule.objects.create(bot=bot, command="/open")
+
+    found = bots_read([bot.pk])[bot.pk]
+
+    with CaptureQueriesContext(connection) as context:
+        assert [rule.command for rule in found.command_rules.all()] == ["/open"]
+    assert len(context.captured_queries) == 1
+
+
+def test_the_drain_claims_received_commands_oldest_first(bot: Bot) -> None:
+    from bots.services.dispatch import _claim
+
+    def event(status: str, endpoint: str = InboundEvent.Endpoint.COMMAND) -> InboundEvent:
+        return InboundEvent.objects.create(bot=bot, endpoint=endpoint, status=status, raw_body="{}")
+
+    first, _done, second, _callback, third = (
+        event(InboundEvent.Status.RECEIVED),
+        event(InboundEvent.Status.DONE),
+        event(InboundEvent.Status.RECEIVED),
+        event(InboundEvent.Status.RECEIVED, InboundEvent.Endpoint.CALLBACK),
+        event(InboundEvent.Status.RECEIVED),
+    )
+
+    with transaction.atomic():
+        assert [e.pk for e in _claim(2, set())] == [first.pk, second.pk]
+        assert [e.pk for e in _claim(5, {second.pk})] == [first.pk, third.pk]
+
+
+def test_the_delivery_claim_takes_due_rows_in_order_behind_nothing_open_in_their_chat(bot: Bot) -> None:
+    busy_chat = uuid.uuid4()
+    open_first = outbox_row(bot, busy_chat, status=Status.SENDING)
+    behind = outbox_row(bot, busy_chat)
+    later = outbox_row(bot, next_attempt_at=timezone.now() + dt.timedelta(minutes=5))
+    done = outbox_row(bot, status=Status.DELIVERED)
+    due = [outbox_row(bot, attempts=2), outbox_row(bot)]
+    ids = [row.pk for row in (*reversed(due), behind, later, done, open_first)]
+    now = timezone.now()
+
+    with transaction.atomic():
+        won = delivery._claim_rows(ids, now)
+
+    assert [row.pk for row in won] == [row.pk for row in due]
+    assert [(row.status, row.attempts, row.sent_at) for row in won] == [
+        (Status.SENDING, 3, now),
+        (Status.SENDING, 1, now),
+    ]
+    for row in won:
+        stored = OutboundMessage.objects.get(pk=row.pk)
+        for field in OutboundMessage._meta.concrete_fields:
+            assert getattr(row, field.attname) == getattr(stored, field.attname), field.name
+    assert OutboundMessage.objects.get(pk=behind.pk).status == Status.PENDING
+    assert delivery._claim_rows([row.pk for row in due], now) == []  # no longer pending
