@@ -590,29 +590,27 @@ def _next_in_chat(message: OutboundMessage) -> None:
 CALLBACK_TARGET_FIELDS = ("id", "correlation_id", "status")
 
 
-def callback_target(bot: Bot, sync_id: uuid.UUID) -> OutboundMessage | None:
+def callback_target(bot: Bot | int, sync_id: uuid.UUID) -> OutboundMessage | None:
     """The message a callback with ``sync_id`` answers, locked (the caller is in a transaction), or None.
 
     Loaded with ``CALLBACK_TARGET_FIELDS`` only, the others deferred: a statement built once, as this
     runs for every callback (bots/services/rows.py)."""
-    message = row_first(
+    return row_first(
         OutboundMessage,
         fields=CALLBACK_TARGET_FIELDS,
-        where={"sync_id": sync_id, "bot_id": bot.pk},
+        where={"sync_id": sync_id, "bot_id": bot if isinstance(bot, int) else bot.pk},
         order_by="-id",
         for_update=True,
     )
-    assert message is None or isinstance(message, OutboundMessage)
-    return message
 
 
 def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:
     """Record a BotX callback on its message (the caller holds the message row)."""
     receipt.message = message
     receipt.matched_at = timezone.now()
-    receipt.save(update_fields=["message", "matched_at"])
+    rows_update([receipt], ["message", "matched_at"])
     # The callback's request joins the conversation turn of the message it answers.
-    InboundEvent.objects.filter(pk=receipt.inbound_id).update(correlation_id=message.correlation_id)
+    rows_update([InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id)], ["correlation_id"])
     callback_settle(receipt, message)
 
 
@@ -628,12 +626,15 @@ def callback_settle(receipt: CallbackReceipt, message: OutboundMessage) -> None:
 def callback_match(receipt: CallbackReceipt) -> bool:
     """Match a stored callback to the message with its sync ID, if that message is known yet."""
     with transaction.atomic():
-        message = (
-            OutboundMessage.objects.select_for_update()
-            .filter(sync_id=receipt.sync_id, bot=receipt.bot)
-            .order_by("-id")
-            .first()
-        )
+        if receipt.bot_id is not None:
+            message = callback_target(receipt.bot_id, receipt.sync_id)
+        else:  # the bot deleted since: the message's bot is gone too
+            message = (
+                OutboundMessage.objects.select_for_update()
+                .filter(sync_id=receipt.sync_id, bot=None)
+                .order_by("-id")
+                .first()
+            )
         if message is None:
             return False
         callback_apply(receipt, message)
