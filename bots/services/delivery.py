@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from bots.botx.client import BotxClient
@@ -64,40 +64,6 @@ def earlier_open_in_chat() -> Exists:
     )
 
 
-def _claim(message_id: int) -> OutboundMessage | None:
-    """Move a due message from pending to sending, unless an earlier message to its chat is still open.
-
-    One conditional UPDATE: of all the workers holding this id, exactly one wins.
-    """
-    now = timezone.now()
-    won = (
-        OutboundMessage.objects.filter(pk=message_id, status=Status.PENDING, next_attempt_at__lte=now)
-        .filter(~earlier_open_in_chat())
-        .update(status=Status.SENDING, attempts=F("attempts") + 1, sent_at=now)
-    )
-    if not won:
-        return None
-    return OutboundMessage.objects.select_related("bot__cts").get(pk=message_id)
-
-
-def _reserve_slot(bot: Bot) -> float:
-    """Take the bot's next send slot if it is at most INLINE_WAIT_SECONDS away; return how far away it is.
-
-    A slot further away is left for whoever comes at that time: taking it and then rescheduling would
-    push every later message back by one slot more, for ever.
-    """
-    interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
-    with transaction.atomic():
-        slot = _slot_locked(bot)
-        now = timezone.now()
-        start = max(slot.next_at, now)
-        wait = (start - now).total_seconds()
-        if wait <= INLINE_WAIT_SECONDS:
-            slot.next_at = start + interval
-            rows_update([slot], ["next_at"])
-    return wait
-
-
 def _backoff(attempts: int, retry_after: float | None) -> float:
     base = float(settings.OUTBOX_RETRY_BASE_SECONDS)
     delay = min(base * 2 ** max(attempts - 1, 0), float(settings.OUTBOX_RETRY_MAX_DELAY_SECONDS))
@@ -132,19 +98,20 @@ class _Send:
 def messages_deliver(message_ids: list[int], *, deadline: float | None = None) -> list[DeliveryResult]:
     """Deliver outbox rows in this worker, a few at a time (the batch drain's answers): no task per row.
 
-    The same rules as ``message_deliver``, with the database work shared by each chunk: one claim
-    (a row another worker holds, or one behind an open message of its chat, is left to its own task),
-    one reservation of as many send slots, one insert of the attempts, one transaction for the answers.
-    Past ``deadline`` (``time.monotonic()``) the rest get a task each: a slow BotX must not keep one
-    worker sending for longer than that.
+    Each chunk shares its database work: one claim (a row another worker holds, or one behind an open
+    message of its chat, is left to its own task), one reservation of as many send slots, one insert of
+    the attempts, one transaction for the answers. Past ``deadline`` (``time.monotonic()``) the rest go
+    to a task per chunk: a slow BotX must not keep one worker sending for longer than that.
     """
     from bots import tasks
 
     results: list[DeliveryResult] = []
     for start in range(0, len(message_ids), CLAIM_CHUNK):
         if start and deadline is not None and time.monotonic() >= deadline:
-            for rest in message_ids[start:]:
-                tasks.enqueue_safely(tasks.outbound_deliver, rest)
+            # The rest go on as chunks (one task each), with the chunk's shared statements: a task per
+            # message would cost a busy worker several times more per message.
+            for rest in range(start, len(message_ids), CLAIM_CHUNK):
+                tasks.enqueue_safely(tasks.outbound_deliver_many, message_ids[rest : rest + CLAIM_CHUNK])
             break
         results.extend(_deliver_chunk(message_ids[start : start + CLAIM_CHUNK]))
     return results
@@ -160,7 +127,7 @@ class _Slots:
 
 
 def _claim_many(message_ids: list[int]) -> tuple[list[OutboundMessage], dict[int, _Slots]]:
-    """``_claim`` for several rows in one transaction; returns those this worker won, in id order,
+    """Claim the rows (``_claim_rows``) in one transaction; returns those this worker won, in id order,
     and the send slots taken for them in the same transaction, by bot."""
     now = timezone.now()
     with transaction.atomic():
@@ -255,7 +222,7 @@ def _slot_locked(bot: Bot) -> SendSlot:
 
 
 def _reserve_slots(bot: Bot, count: int) -> tuple[list[float], float]:
-    """``_reserve_slot`` for up to ``count`` sends: the waits of those within INLINE_WAIT_SECONDS, and
+    """Take up to ``count`` of the bot's next send slots: the waits of those within INLINE_WAIT_SECONDS, and
     how far away the next free slot is (for the rest). The caller holds a transaction (the claim's)."""
     interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
     waits: list[float] = []
@@ -391,12 +358,14 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
                 "error_reason": "",
                 "error_detail": "",
             }
-            history.append(MessageEvent(message=message, status=status, note="accepted by BotX"))
+            history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
             receipts = early.get(sync_id or "", [])
             if receipts and status == Status.SENT:
                 first = receipts[0]
                 fields.update(_callback_outcome(first))
-                history.append(MessageEvent(message=message, status=fields["status"], note=_callback_note(first)))
+                history.append(
+                    MessageEvent(message=message, status=fields["status"], note=_callback_note(first), at=now)
+                )
             if fields["status"] in FINAL_STATUSES:
                 fields["finished_at"] = now
             for name, value in fields.items():
@@ -417,7 +386,7 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
             # The callbacks' requests join the conversation turns of the messages they answer.
             rows_update(joined, ["correlation_id"])
         rows_insert(history)
-        _next_in_chats(bot, {send.message.chat_id for send in sends if send.message.chat_id is not None})
+        _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
     late = [sync_id for sync_id in sync_ids if sync_id not in early]
     if late:
         # A callback committed while this ran is seen now, or it saw the sync IDs committed above.
@@ -448,14 +417,14 @@ def _callback_note(receipt: CallbackReceipt) -> str:
     return "callback: ok" if receipt.ok else f"callback: {receipt.reason}"
 
 
-def _next_in_chats(bot: Bot, chats: set[uuid.UUID]) -> None:
-    """``_next_in_chat`` for several chats of one bot: the first pending message of each may go now."""
+def _next_in_chats(bot_pk: int, chats: set[uuid.UUID]) -> None:
+    """The messages after those just settled in these chats of a bot: the first pending one of each may go now."""
     if not chats:
         return
     first: dict[uuid.UUID, tuple[int, dt.datetime]] = {}
     for message in rows_select(
         OutboundMessage,
-        where={"bot": bot.pk, "chat_id": chats, "status": Status.PENDING},
+        where={"bot": bot_pk, "chat_id": chats, "status": Status.PENDING},
         fields=("id", "chat_id", "next_attempt_at"),
         order_by="id",
     ):
@@ -469,57 +438,8 @@ def _next_in_chats(bot: Bot, chats: set[uuid.UUID]) -> None:
 
 def message_deliver(*, message_id: int) -> DeliveryResult | None:
     """Try to deliver one outbox row. Returns what happened, or None when the row was not ours to send."""
-    message = _claim(message_id)
-    if message is None:
-        return None
-    bot = message.bot
-    if bot is None:
-        _finish(message, Status.FAILED, note="the bot was deleted", error_kind=ErrorKind.PERMANENT)
-        return DeliveryResult(message.pk, Status.FAILED)
-
-    wait = _reserve_slot(bot)
-    if wait > INLINE_WAIT_SECONDS:
-        return _retry_later(message, wait, note=f"rate limit: {bot.rate_limit}/s", count_attempt=False)
-    if wait > 0:
-        time.sleep(wait)
-
-    try:
-        request = build_request(message.method, message.payload, bot_id=str(bot.bot_id))
-    except OutgoingPayloadError as exc:
-        _finish(message, Status.FAILED, note=str(exc), error_kind=ErrorKind.PERMANENT, error_detail=str(exc))
-        return DeliveryResult(message.pk, Status.FAILED)
-
-    send = _Send(message, 0.0, request=request)
-    _call(client_for(bot), send, time.monotonic())
-    assert send.attempt is not None
-    send.attempt.save(force_insert=True)
-    if send.error is None:
-        return _accepted(message, send.result, expects_callback=request.expects_callback)
-    return _failed(message, send.error)
-
-
-def _accepted(message: OutboundMessage, result: Any, *, expects_callback: bool) -> DeliveryResult:
-    sync_id = sync_id_from_result(message.method, result)
-    status: str = Status.SENT if expects_callback and sync_id else Status.DELIVERED
-    with transaction.atomic():
-        message = OutboundMessage.objects.select_for_update().get(pk=message.pk)
-        message_status_change(
-            message,
-            status,
-            note="accepted by BotX",
-            result=result,
-            sync_id=uuid.UUID(sync_id) if sync_id else None,
-            error_kind="",
-            error_reason="",
-            error_detail="",
-        )
-        if sync_id:
-            # The callback may have come before this answer was processed: it waits unmatched.
-            for receipt in CallbackReceipt.objects.filter(sync_id=sync_id, message__isnull=True, bot=message.bot):
-                callback_apply(receipt, message)
-                status = message.status
-        _next_in_chat(message)
-    return DeliveryResult(message.pk, status)
+    results = _deliver_chunk([message_id])
+    return results[0] if results else None
 
 
 def _failed(message: OutboundMessage, error: BotxError) -> DeliveryResult:
@@ -570,17 +490,8 @@ def _finish(message: OutboundMessage, status: str, *, note: str, **fields: Any) 
 
 def _next_in_chat(message: OutboundMessage) -> None:
     """The message after this one in its chat may go now."""
-    if message.chat_id is None or message.bot_id is None:
-        return
-    following = (
-        OutboundMessage.objects.filter(bot_id=message.bot_id, chat_id=message.chat_id, status=Status.PENDING)
-        .order_by("id")
-        .values_list("pk", "next_attempt_at")
-        .first()
-    )
-    if following is not None:
-        delay = max((following[1] - timezone.now()).total_seconds(), 0.0)
-        deliver_after_commit(following[0], countdown=delay or None)
+    if message.bot_id is not None and message.chat_id is not None:
+        _next_in_chats(message.bot_id, {message.chat_id})
 
 
 # --- callbacks -------------------------------------------------------------------------------------

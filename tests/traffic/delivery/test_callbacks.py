@@ -16,8 +16,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bots.botx.outgoing import build_request
 from bots.models import Bot, CallbackReceipt, InboundEvent, MessageEvent, OutboundMessage
-from bots.services.delivery import _accepted, callback_match
+from bots.services.delivery import DeliveryResult, _accepted_many, _Send, callback_match
 from tests.botx import payloads
 from tests.traffic.conftest import WsgiResponse, botx_token, wsgi_post
 
@@ -30,6 +31,14 @@ def bot(make_bot: Callable[..., Any]) -> Bot:
     """A bot of its own: this package's ``bot`` is the sandbox's, on a live server these tests do not need."""
     bot: Bot = make_bot(name="Callbacks")
     return bot
+
+
+def accepted(bot: Bot, message: OutboundMessage, result: dict[str, Any]) -> DeliveryResult:
+    """What the worker does with BotX's answer to the send of ``message``."""
+    payload = {**message.payload, "chat_id": str(message.chat_id)}
+    request = build_request(message.method, payload, bot_id=str(bot.bot_id))
+    (outcome,) = _accepted_many(bot, [_Send(message, 0.0, request=request, result=result)])
+    return outcome
 
 
 def sent_message(bot: Bot, *, status: str = Status.SENT, sync_id: uuid.UUID | None = None) -> OutboundMessage:
@@ -133,7 +142,7 @@ def test_a_callback_before_the_worker_stored_the_sync_id_is_kept_and_matched_whe
     assert OutboundMessage.objects.get(pk=message.pk).status == Status.SENDING
 
     # The worker gets BotX's answer with the sync ID: the waiting callback settles the message at once.
-    result = _accepted(message, {"sync_id": str(sync_id)}, expects_callback=True)
+    result = accepted(bot, message, {"sync_id": str(sync_id)})
 
     assert result.status == Status.DELIVERED
     receipt.refresh_from_db()
