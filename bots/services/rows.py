@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from django.db import connection, connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -89,20 +89,40 @@ def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> int:
         return 0
     model = type(rows[0])
     connection = connections[router.db_for_write(model)]
-    pk = model._meta.pk
-    assert pk is not None
-    columns: list[models.Field[Any, Any]] = [pk]
-    for name in fields:
-        field = model._meta.get_field(name)
-        assert isinstance(field, models.Field) and field.concrete, f"{name} is not a column"
-        columns.append(field)
-    if connection.vendor != "postgresql":
+    key = (model, connection.alias, tuple(fields))
+    update = _updates.get(key)
+    if update is None:
+        update = _update_build(model, connection, fields)
+        _updates[key] = update
+    columns, statement = update
+    if statement is None:
         # The embedded SQLite of a development install: one UPDATE per row, as save() would.
         found = 0
         for row in rows:
             changed = {field.attname: getattr(row, field.attname) for field in columns[1:]}
             found += model._default_manager.using(connection.alias).filter(pk=row.pk).update(**changed)
         return found
+    params: list[Any] = []
+    for row in rows:
+        params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns)
+    head, one_row, tail = statement
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([one_row] * len(rows)) + tail, params)
+        return int(cursor.rowcount)
+
+
+_Update: TypeAlias = "tuple[list[Field[Any, Any]], tuple[str, str, str] | None]"
+_updates: dict[tuple[type[Model], str, tuple[str, ...]], _Update] = {}
+
+
+def _update_build(model: type[Model], connection: BaseDatabaseWrapper, fields: Sequence[str]) -> _Update:
+    """``rows_update``'s columns (the key first) and statement: what comes before the rows of its VALUES
+    list, one row, what comes after (None where one UPDATE per row is used)."""
+    pk = model._meta.pk
+    assert pk is not None
+    columns: list[Field[Any, Any]] = [pk, *(_column(model, name) for name in fields)]
+    if connection.vendor != "postgresql":
+        return columns, None
     quote = connection.ops.quote_name
     # Text is cast to text, not to the column's varchar(n): an explicit cast would cut a long value
     # where assigning it fails, as a save() does. The other casts give the VALUES list its types.
@@ -111,21 +131,13 @@ def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> int:
         for field in columns
     ]
     placeholder = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    params: list[Any] = []
-    for row in rows:
-        params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns)
     table = quote(model._meta.db_table)
     names = [quote(field.column) for field in columns]
     assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
-    values = ", ".join([placeholder] * len(rows))
     # Names from the model's metadata; every value is a parameter.
-    sql = (
-        f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v ({', '.join(names)}) "  # noqa: S608
-        f"WHERE {table}.{names[0]} = v.{names[0]}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    head = f"UPDATE {table} SET {assignments} FROM (VALUES "  # noqa: S608
+    tail = f") AS v ({', '.join(names)}) WHERE {table}.{names[0]} = v.{names[0]}"
+    return columns, (head, placeholder, tail)
 
 
 def rows_insert_linked(parent: Model, child: Model, *, link: str) -> None:
