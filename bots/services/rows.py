@@ -1,12 +1,12 @@
-"""INSERT, UPDATE and SELECT statements for the ledger rows written for every message, built once per model.
+"""INSERT, UPDATE and SELECT statements of the message path, built once per model and shape.
 
-Django's ``save()`` and ``bulk_create`` compile their statement anew on every call, and ``bulk_update``
-builds a CASE expression per row and field; on the message path (a command's row, a callback's two
-rows, a drained batch's statuses, a delivered chunk's attempts and history) that costs more CPU than
-the database spends on the rows. Here the statement is built from the model's metadata and only the
-values are prepared per row, as ``save()`` prepares them (``pre_save`` and ``get_db_prep_save`` of
-each field), so what is stored is the same. Only for plain rows: no signals are sent and no parents
-or relations are saved.
+Django's ``save()``, ``bulk_create`` and querysets compile their statement anew on every call, and
+``bulk_update`` builds a CASE expression per row and field; on the message path (a command's row, a
+callback's two rows, a drained batch's claim, bots and statuses, a delivered chunk's attempts and
+history) that costs more CPU than the database spends on the rows. Here the statement is built from
+the model's metadata and only the values are prepared per row, as ``save()`` prepares them
+(``pre_save`` and ``get_db_prep_save`` of each field), so what is stored is the same. Only for plain
+rows: no signals are sent and no parents or relations are saved.
 """
 
 from __future__ import annotations
@@ -233,6 +233,7 @@ class _Select:
 
 _SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int], ...], str, int | None, str]
 _selects: dict[_SelectKey, _Select] = {}
+_SELECTS_KEPT = 1024
 
 
 def rows_select(
@@ -271,6 +272,8 @@ def rows_select(
     select = _selects.get(key)
     if select is None:
         select = _select_build(model, connection, fields, shape, order_by, limit, lock)
+        if len(_selects) >= _SELECTS_KEPT:
+            _selects.clear()  # a list of every length ever asked for is not worth keeping statements for
         _selects[key] = select
     params: list[Any] = []
     for field, value in zip(select.where, values, strict=True):
