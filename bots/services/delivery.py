@@ -14,6 +14,7 @@ import os
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -95,13 +96,16 @@ class _Send:
     attempt: DeliveryAttempt | None = None
 
 
-def messages_deliver(message_ids: list[int], *, deadline: float | None = None) -> list[DeliveryResult]:
+def messages_deliver(
+    message_ids: list[int], *, deadline: float | None = None, bots: Mapping[int, Bot] | None = None
+) -> list[DeliveryResult]:
     """Deliver outbox rows in this worker, a few at a time (the batch drain's answers): no task per row.
 
     Each chunk shares its database work: one claim (a row another worker holds, or one behind an open
     message of its chat, is left to its own task), one reservation of as many send slots, one insert of
     the attempts, one transaction for the answers. Past ``deadline`` (``time.monotonic()``) the rest go
-    to a task per chunk: a slow BotX must not keep one worker sending for longer than that.
+    to a task per chunk: a slow BotX must not keep one worker sending for longer than that. ``bots``:
+    the caller's bots by key, just read (the drain's), used instead of reading them again.
     """
     from bots import tasks
 
@@ -113,7 +117,7 @@ def messages_deliver(message_ids: list[int], *, deadline: float | None = None) -
             for rest in range(start, len(message_ids), CLAIM_CHUNK):
                 tasks.enqueue_safely(tasks.outbound_deliver_many, message_ids[rest : rest + CLAIM_CHUNK])
             break
-        results.extend(_deliver_chunk(message_ids[start : start + CLAIM_CHUNK]))
+        results.extend(_deliver_chunk(message_ids[start : start + CLAIM_CHUNK], bots))
     return results
 
 
@@ -126,7 +130,9 @@ class _Slots:
     reserved_at: float
 
 
-def _claim_many(message_ids: list[int]) -> tuple[list[OutboundMessage], dict[int, _Slots]]:
+def _claim_many(
+    message_ids: list[int], known: Mapping[int, Bot] | None = None
+) -> tuple[list[OutboundMessage], dict[int, _Slots]]:
     """Claim the rows (``_claim_rows``) in one transaction; returns those this worker won, in id order,
     and the send slots taken for them in the same transaction, by bot."""
     now = timezone.now()
@@ -134,8 +140,10 @@ def _claim_many(message_ids: list[int]) -> tuple[list[OutboundMessage], dict[int
         won = _claim_rows(message_ids, now)
         if not won:
             return won, {}
-        # Each bot (with its CTS) read once for the chunk rather than joined to every row.
-        bots = bots_read({m.bot_id for m in won if m.bot_id is not None})
+        # Each bot (with its CTS) read once for the chunk rather than joined to every row, unless known.
+        wanted = {m.bot_id for m in won if m.bot_id is not None}
+        bots = {pk: bot for pk, bot in (known or {}).items() if pk in wanted}
+        bots.update(bots_read(wanted - bots.keys()))
         counts: dict[int, int] = {}
         for message in won:
             if message.bot_id is not None:
@@ -238,9 +246,9 @@ def _reserve_slots(bot: Bot, count: int) -> tuple[list[float], float]:
     return waits, (at - now).total_seconds()
 
 
-def _deliver_chunk(message_ids: list[int]) -> list[DeliveryResult]:
+def _deliver_chunk(message_ids: list[int], bots: Mapping[int, Bot] | None = None) -> list[DeliveryResult]:
     results: list[DeliveryResult] = []
-    claimed, slots = _claim_many(message_ids)
+    claimed, slots = _claim_many(message_ids, bots)
     by_bot: dict[int | None, list[OutboundMessage]] = {}
     for message in claimed:
         by_bot.setdefault(message.bot_id, []).append(message)

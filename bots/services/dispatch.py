@@ -78,6 +78,7 @@ class DrainResult:
     statuses: dict[int, str] = field(default_factory=dict)  # event id -> the status it ended in
     messages: list[int] = field(default_factory=list)  # outbox rows created, in order
     more: bool = False  # stopped on its time budget with work left (and woke another drain)
+    bots: dict[int, Bot] = field(default_factory=dict)  # the last batch's bots, lent to its deliveries
 
 
 DRAIN_FIELDS = ["attempts", "started_at", "status", "finished_at", "error", "summary"]
@@ -103,7 +104,7 @@ def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = No
         with deliveries_collected() as created:
             claimed, stopped_early = _drain_batch(batch, skipped, result, deadline=started + budget)
         result.messages.extend(created)
-        delivery.messages_deliver(created, deadline=started + budget)
+        delivery.messages_deliver(created, deadline=started + budget, bots=result.bots)
         if claimed < batch and not stopped_early:
             return result
         if time.monotonic() - started >= budget:
@@ -119,7 +120,7 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
     """One batch; returns how many events it claimed and whether it stopped early with some left."""
     with transaction.atomic():
         events = _claim(batch, skipped)
-        _bots_attach(events)
+        result.bots = _bots_attach(events)
         done: list[tuple[InboundEvent, list[PendingMessage]]] = []
         stopped_early = False
         for event in events:
@@ -161,14 +162,15 @@ def _claim(batch: int, skipped: set[int]) -> list[InboundEvent]:
     )
 
 
-def _bots_attach(events: list[InboundEvent]) -> None:
+def _bots_attach(events: list[InboundEvent]) -> dict[int, Bot]:
     """Give the events their bots, each read once for the batch (with its CTS and access rules), not
-    once per event."""
+    once per event; returns them by key."""
     bots = bots_read({event.bot_id for event in events if event.bot_id is not None}, rules=True)
     for event in events:
         if event.bot_id is not None:
             # Missing only if deleted since the claim: then processed as a deleted bot's event is.
             event.bot = bots.get(event.bot_id)
+    return bots
 
 
 def _batch_write(

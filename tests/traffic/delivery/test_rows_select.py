@@ -146,3 +146,18 @@ def test_the_delivery_claim_takes_due_rows_in_order_behind_nothing_open_in_their
             assert getattr(row, field.attname) == getattr(stored, field.attname), field.name
     assert OutboundMessage.objects.get(pk=behind.pk).status == Status.PENDING
     assert delivery._claim_rows([row.pk for row in due], now) == []  # no longer pending
+
+
+def test_a_chunk_claim_uses_the_bots_it_is_lent_and_reads_only_the_others(
+    bot: Bot, make_bot: Callable[..., Any]
+) -> None:
+    other: Bot = make_bot(name="Other")
+    mine, theirs = outbox_row(bot), outbox_row(other)
+
+    with CaptureQueriesContext(connection) as context, transaction.atomic():
+        won, slots = delivery._claim_many([mine.pk, theirs.pk], {bot.pk: bot})
+
+    assert [message.bot for message in won] == [bot, other]
+    assert won[0].bot is bot and set(slots) == {bot.pk, other.pk}
+    bot_reads = [q["sql"] for q in context.captured_queries if 'FROM "bots_bot"' in q["sql"]]
+    assert len(bot_reads) == 1 and bot_reads[0].rstrip().endswith(f'"id" IN ({other.pk})')
