@@ -25,8 +25,16 @@ def bots_read(bot_pks: Iterable[int], *, rules: bool = False) -> dict[int, Bot]:
     if not bots:
         return bots
     servers = {cts.pk: cts for cts in rows_select(CtsServer, where={"id": {bot.cts_id for bot in bots.values()}})}
-    for bot in bots.values():
-        bot.cts = servers[bot.cts_id]  # the foreign key protects the CTS while a bot points at it
+    for pk, bot in list(bots.items()):
+        if bot.cts_id in servers:
+            bot.cts = servers[bot.cts_id]
+        else:
+            # Moved to another CTS and the old one deleted between the two reads: read it again, joined.
+            fresh = Bot.objects.select_related("cts").filter(pk=pk).first()
+            if fresh is None:
+                del bots[pk]
+            else:
+                bots[pk] = fresh
     if rules:
         for model, name in ((ChatRule, "chat_rules"), (CommandRule, "command_rules")):
             found: dict[int, list[Model]] = {pk: [] for pk in bots}

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bots.models import Bot, ChatRule, CommandRule, InboundEvent, OutboundMessage
+from bots.models import Bot, ChatRule, CommandRule, CtsServer, InboundEvent, OutboundMessage
 from bots.services import delivery
 from bots.services.bot_rows import bots_read
 from bots.services.rows import rows_select
@@ -161,3 +161,20 @@ def test_a_chunk_claim_uses_the_bots_it_is_lent_and_reads_only_the_others(
     assert won[0].bot is bot and set(slots) == {bot.pk, other.pk}
     bot_reads = [q["sql"] for q in context.captured_queries if 'FROM "bots_bot"' in q["sql"]]
     assert len(bot_reads) == 1 and bot_reads[0].rstrip().endswith(f'"id" IN ({other.pk})')
+
+
+def test_bots_read_reads_again_a_bot_whose_cts_went_between_its_two_reads(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bots.services import bot_rows
+
+    real = bot_rows.rows_select
+
+    def cts_gone(model: Any, **kwargs: Any) -> list[Any]:
+        return [] if model is CtsServer else real(model, **kwargs)
+
+    monkeypatch.setattr(bot_rows, "rows_select", cts_gone)
+
+    found = bots_read([bot.pk], rules=True)[bot.pk]
+
+    assert found.cts.pk == bot.cts_id and [rule for rule in found.chat_rules.all()] == []
