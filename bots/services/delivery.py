@@ -509,7 +509,7 @@ def _next_in_chat(message: OutboundMessage) -> None:
 CALLBACK_TARGET_FIELDS = ("id", "correlation_id", "status")
 
 
-def callback_target(bot: Bot | int, sync_id: uuid.UUID) -> OutboundMessage | None:
+def callback_target(bot_pk: int, sync_id: uuid.UUID) -> OutboundMessage | None:
     """The message a callback with ``sync_id`` answers, locked (the caller is in a transaction), or None.
 
     Loaded with ``CALLBACK_TARGET_FIELDS`` only, the others deferred: a statement built once, as this
@@ -517,7 +517,7 @@ def callback_target(bot: Bot | int, sync_id: uuid.UUID) -> OutboundMessage | Non
     return row_first(
         OutboundMessage,
         fields=CALLBACK_TARGET_FIELDS,
-        where={"sync_id": sync_id, "bot_id": bot if isinstance(bot, int) else bot.pk},
+        where={"sync_id": sync_id, "bot_id": bot_pk},
         order_by="-id",
         for_update=True,
     )

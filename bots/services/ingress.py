@@ -411,7 +411,7 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
         event.status = Status.ANSWERED
         with transaction.atomic():
             # The message is locked first: a worker storing its sync ID right now is waited for.
-            message = callback_target(bot, callback.sync_id)
+            message = callback_target(bot.pk, callback.sync_id)
             if message is not None:
                 # The callback's request joins the conversation turn of the message it answers.
                 event.correlation_id = message.correlation_id
