@@ -151,14 +151,13 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
 
 def _claim(batch: int, skipped: set[int]) -> list[InboundEvent]:
     """The next ``batch`` stored commands no other drain holds, locked, oldest first."""
-    where = {"status": Status.RECEIVED, "endpoint": InboundEvent.Endpoint.COMMAND}
-    if not skipped:  # the usual case, with a statement built once (rows_select)
-        return rows_select(InboundEvent, where=where, order_by="id", limit=batch, lock="skip")
-    return list(
-        InboundEvent.objects.select_for_update(skip_locked=True)
-        .filter(**where)
-        .exclude(pk__in=skipped)
-        .order_by("id")[:batch]
+    return rows_select(
+        InboundEvent,
+        where={"status": Status.RECEIVED, "endpoint": InboundEvent.Endpoint.COMMAND},
+        exclude={"id": skipped},
+        order_by="id",
+        limit=batch,
+        lock="skip",
     )
 
 

@@ -231,7 +231,7 @@ class _Select:
     columns: Columns
 
 
-_SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int], ...], str, int | None, str]
+_SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int, bool], ...], str, int | None, str]
 _selects: dict[_SelectKey, _Select] = {}
 _SELECTS_KEPT = 1024
 
@@ -240,34 +240,41 @@ def rows_select(
     model: type[M],
     *,
     where: Mapping[str, Any],
+    exclude: Mapping[str, Any] | None = None,
     fields: Sequence[str] | None = None,
     order_by: str = "",
     limit: int | None = None,
     lock: str = "",
 ) -> list[M]:
-    """The rows of ``model`` matching ``where``, as instances with ``fields`` loaded (all by default).
+    """The rows of ``model`` matching ``where`` and not ``exclude``, as instances with ``fields`` loaded
+    (all by default).
 
-    What ``filter(**where).order_by(order_by).only(*fields)[:limit]`` of the ORM gives (with
-    ``select_for_update()`` when ``lock`` is ``"update"``, ``(skip_locked=True)`` when it is ``"skip"``),
-    with a statement built once per shape rather than compiled on every call: values are prepared and
-    the columns read back converted as the ORM does, and instances come from ``Model.from_db`` (other
-    fields deferred, each loading on access, as with ``only()``). A condition is ``column = value``
-    (a None matches nothing; the ORM says IS NULL), or ``column IN (...)`` for a list, tuple or set
-    (an empty one matches nothing). ``order_by``: one field, ``-`` for descending. Read from the
-    database written to: a locking read belongs with the writes after it.
+    What ``filter(**where).exclude(a=...).exclude(b=...).order_by(order_by).only(*fields)[:limit]`` of
+    the ORM gives, one ``exclude()`` per item of ``exclude``, for columns without NULLs (with
+    ``select_for_update()`` when ``lock`` is ``"update"``, ``(skip_locked=True)`` when it is
+    ``"skip"``), with a statement built once per shape rather than compiled on every call: values are
+    prepared and the columns read back converted as the ORM does, and instances come from
+    ``Model.from_db`` (other fields deferred, each loading on access, as with ``only()``). A condition
+    is ``column = value`` (a None matches nothing; the ORM says IS NULL), or ``column IN (...)`` for a
+    list, tuple or set (an empty one matches nothing, or in ``exclude`` leaves nothing out).
+    ``order_by``: one field, ``-`` for descending. Read from the database written to: a locking read
+    belongs with the writes after it.
     """
     connection = connections[router.db_for_write(model)]
     values: list[Any] = []
-    shape: list[tuple[str, int]] = []
-    for name, value in where.items():
-        if isinstance(value, list | tuple | set | frozenset):
-            if not value:
-                return []
-            values.append(list(value))
-            shape.append((name, len(value)))
-        else:
-            values.append(value)
-            shape.append((name, 0))
+    shape: list[tuple[str, int, bool]] = []  # a condition's field, its list's length (0: one value), NOT
+    for negated, conditions in ((False, where), (True, exclude or {})):
+        for name, value in conditions.items():
+            if isinstance(value, list | tuple | set | frozenset):
+                if not value:
+                    if negated:
+                        continue
+                    return []
+                values.append(list(value))
+                shape.append((name, len(value), negated))
+            else:
+                values.append(value)
+                shape.append((name, 0, negated))
     key = (model, connection.alias, None if fields is None else tuple(fields), tuple(shape), order_by, limit, lock)
     select = _selects.get(key)
     if select is None:
@@ -306,17 +313,18 @@ def _select_build(
     model: type[Model],
     connection: Any,
     fields: Sequence[str] | None,
-    where: Sequence[tuple[str, int]],
+    where: Sequence[tuple[str, int, bool]],
     order_by: str,
     limit: int | None,
     lock: str,
 ) -> _Select:
     quote = connection.ops.quote_name
     columns = columns_of(model, connection, fields)
-    conditions = [_column(model, name) for name, _count in where]
+    conditions = [_column(model, name) for name, _count, _negated in where]
     tests = [
-        f"{quote(field.column)} IN ({', '.join(['%s'] * count)})" if count else f"{quote(field.column)} = %s"
-        for field, (_name, count) in zip(conditions, where, strict=True)
+        ("NOT " if negated else "")
+        + (f"{quote(field.column)} IN ({', '.join(['%s'] * count)})" if count else f"{quote(field.column)} = %s")
+        for field, (_name, count, negated) in zip(conditions, where, strict=True)
     ]
     # Names from the model's metadata; every value is a parameter.
     sql = f"SELECT {columns.sql(connection)} FROM {quote(model._meta.db_table)}"  # noqa: S608

@@ -50,6 +50,18 @@ def test_rows_select_reads_what_the_orm_reads_with_lists_order_and_limit(bot: Bo
     assert found[0].get_deferred_fields() == set() and not found[0]._state.adding
 
 
+def test_exclude_leaves_out_the_rows_it_names_and_an_empty_list_none(bot: Bot) -> None:
+    rows = [outbox_row(bot) for _ in range(3)]
+
+    left = rows_select(OutboundMessage, where={"bot": bot.pk}, exclude={"id": [rows[1].pk]}, order_by="id")
+    everything = rows_select(OutboundMessage, where={"bot": bot.pk}, exclude={"id": set()}, order_by="id")
+    one = rows_select(OutboundMessage, where={"bot": bot.pk}, exclude={"id": rows[0].pk, "status": Status.SENT})
+
+    assert [row.pk for row in left] == [rows[0].pk, rows[2].pk]
+    assert [row.pk for row in everything] == [row.pk for row in rows]
+    assert {row.pk for row in one} == {rows[1].pk, rows[2].pk}
+
+
 def test_an_empty_list_matches_nothing_without_asking_the_database(bot: Bot) -> None:
     outbox_row(bot)
 
