@@ -426,9 +426,19 @@ def _callback_note(receipt: CallbackReceipt) -> str:
 
 
 def _next_in_chats(bot_pk: int, chats: set[uuid.UUID]) -> None:
-    """The messages after those just settled in these chats of a bot: the first pending one of each may go now."""
-    if not chats:
-        return
+    """The messages after those just settled in these chats of a bot: the first pending one of each may go now.
+
+    Looked for once the caller's transaction has committed, never inside it. A message made meanwhile
+    by another worker is claimed there only if no earlier one of its chat is still open; were the look
+    to run before this commit, that worker could find ours still sending while ours had not seen its
+    message yet, and the message would wait for the sweeper. After the commit, one of the two sees the
+    other.
+    """
+    if chats:
+        transaction.on_commit(lambda: _first_pending_go(bot_pk, chats))
+
+
+def _first_pending_go(bot_pk: int, chats: set[uuid.UUID]) -> None:
     first: dict[uuid.UUID, tuple[int, dt.datetime]] = {}
     for message in rows_select(
         OutboundMessage,

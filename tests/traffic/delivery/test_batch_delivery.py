@@ -4,6 +4,9 @@ against the sandbox over real HTTP: the same outcomes as one task per row, with 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -11,6 +14,7 @@ from django.utils import timezone
 
 from bots.models import Bot, CallbackReceipt, CtsServer, InboundEvent, OutboundMessage, SendSlot
 from bots.sandbox.models import SandboxMessage
+from bots.services import delivery
 from bots.services.delivery import messages_deliver
 from tests.sandbox_fixtures import World
 from tests.traffic.delivery.conftest import faults_set, notify, release
@@ -113,3 +117,45 @@ def test_the_calls_of_a_batch_to_different_chats_overlap_instead_of_waiting_for_
     # Each call began before the other one ended: they were in flight together.
     ends = [attempt.started_at + dt.timedelta(milliseconds=attempt.duration_ms) for attempt in attempts]
     assert max(attempt.started_at for attempt in attempts) < min(ends)
+
+
+@concurrent_writers
+def test_a_message_made_while_the_one_before_it_is_being_settled_is_not_left_waiting(
+    bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers racing on one chat: this one settles the first message while another makes the
+    second and finds the first still sending. Whichever looks last must see the other's work."""
+    chat = world.personal.group_chat_id
+    first = notify(bot, chat, "первое", held=True)
+    release(first)
+    made: list[OutboundMessage] = []
+    raced = False
+    settle = delivery._first_pending_go
+
+    def settle_then_race(bot_pk: int, chats: set[Any]) -> None:
+        nonlocal raced
+        settle(bot_pk, chats)
+        if not raced:
+            raced = True
+            # The other worker, on its own connection: its message is committed and its own task
+            # (eager) tries it at once.
+            with ThreadPoolExecutor(max_workers=1) as other:
+                made.append(other.submit(_in_thread, notify, bot, chat, "второе").result())
+
+    # Where the first one's settling looks for the chat's next message: before the change it did so
+    # inside its transaction, which let the race leave the second one pending.
+    monkeypatch.setattr(delivery, "_first_pending_go", settle_then_race)
+    messages_deliver([first.pk])
+
+    (second,) = made
+    second.refresh_from_db()
+    assert second.status == Status.DELIVERED
+    bodies = list(SandboxMessage.objects.order_by("created_at", "pk").values_list("body", flat=True))
+    assert bodies == ["первое", "второе"]
+
+
+def _in_thread(function: Callable[..., OutboundMessage], *args: Any) -> OutboundMessage:
+    try:
+        return function(*args)
+    finally:
+        connection.close()
