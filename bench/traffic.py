@@ -1166,7 +1166,29 @@ class Bench:
                     "not_acked": sum(f.get("not_acked", {}).values()),
                     "met": f.get("lost") == 0 and not f.get("not_acked"),
                 }
+        held = self.rates_held()
+        if "reference" in held:
+            # The target itself: p99 within 100 ms at a rate at least the reference's, both from this run.
+            portal, reference = held.get("portal", 0), held["reference"]
+            found["p99_100ms_at_reference_rate"] = {
+                "value": f"portal holds {portal}/s, reference {reference}/s",
+                "met": portal >= reference > 0,
+            }
         return found
+
+    def rates_held(self) -> dict[str, int]:
+        """Each system's highest latency rate of this run with every command answered and p99 <= 100 ms
+        (0: none), by system; a system with no latency scenario is left out."""
+        held: dict[str, int] = {}
+        for scenario in self.scenarios:
+            if scenario.kind != "latency":
+                continue
+            f = scenario.figures
+            rate = int(scenario.key.rsplit("-", 1)[1])
+            p99 = f.get("reply_p99_ms")
+            ok = p99 is not None and p99 <= 100 and f.get("lost") == 0 and f.get("replied_ratio") == 1.0
+            held[scenario.target] = max(held.get(scenario.target, 0), rate if ok else 0)
+        return held
 
     def verdict(self) -> str:
         lines = ["Targets (portal):"]
