@@ -1,48 +1,98 @@
-"""The bots a batch of traffic needs, read afresh from the registry in a few prebuilt statements.
+"""The bots a batch of traffic needs, read afresh from the registry in one prebuilt statement.
 
 A drained batch and a delivered chunk read their bots once each (never from the web processes'
 cache: a bot disabled or a rule changed a moment ago must count). With the ORM that is a join and two
-prefetches compiled on every call, which costs a small batch more CPU than everything else it does;
-here the same rows come from ``rows_select`` (statements built once) and are wired together as
-``select_related("cts")`` and ``prefetch_related("chat_rules", "command_rules")`` would wire them.
+prefetches compiled on every call, which costs a small batch more CPU than everything else it does.
+Here one statement, built once per number of bots, reads each bot joined to its CTS and says whether
+it has chat and command rules at all; the rules are read only for the bots that have them (most have
+none), and everything is wired as ``select_related("cts")`` and ``prefetch_related("chat_rules",
+"command_rules")`` would wire it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Model
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 
 from bots.models import Bot, ChatRule, CommandRule, CtsServer
-from bots.services.rows import rows_select
+from bots.services.rows import Columns, columns_of, rows_select
+
+RULES: tuple[tuple[type[Model], str], ...] = ((ChatRule, "chat_rules"), (CommandRule, "command_rules"))
 
 
 def bots_read(bot_pks: Iterable[int], *, rules: bool = False) -> dict[int, Bot]:
     """The bots with these keys by key (a key with no bot is left out), each with its CTS and, with
     ``rules``, its chat and command rules loaded (``bot.chat_rules.all()`` reads no more rows)."""
-    bots = {bot.pk: bot for bot in rows_select(Bot, where={"id": set(bot_pks)})}
-    if not bots:
-        return bots
-    servers = {cts.pk: cts for cts in rows_select(CtsServer, where={"id": {bot.cts_id for bot in bots.values()}})}
-    for pk, bot in list(bots.items()):
-        if bot.cts_id in servers:
-            bot.cts = servers[bot.cts_id]
-        else:
-            # Moved to another CTS and the old one deleted between the two reads: read it again, joined.
-            fresh = Bot.objects.select_related("cts").filter(pk=pk).first()
-            if fresh is None:
-                del bots[pk]
-            else:
-                bots[pk] = fresh
+    keys = sorted(set(bot_pks))
+    if not keys:
+        return {}
+    connection = connections[router.db_for_write(Bot)]
+    read = _read_statement(connection, len(keys), rules)
+    with connection.cursor() as cursor:
+        cursor.execute(read.sql, keys)
+        found = cursor.fetchall()
+    split = len(read.bot.fields)
+    end = split + len(read.cts.fields)
+    servers = read.cts.instances(CtsServer, connection, [row[split:end] for row in found])
+    bots: dict[int, Bot] = {}
+    for bot, cts in zip(read.bot.instances(Bot, connection, [row[:split] for row in found]), servers, strict=True):
+        bot.cts = cts
+        bots[bot.pk] = bot
     if rules:
-        for model, name in ((ChatRule, "chat_rules"), (CommandRule, "command_rules")):
-            found: dict[int, list[Model]] = {pk: [] for pk in bots}
-            for rule in rows_select(model, where={"bot": list(bots)}, order_by="id"):
-                found[rule.bot_id].append(rule)  # type: ignore[attr-defined]
+        for index, (model, name) in enumerate(RULES):
+            having = [row[0] for row in found if row[end + index]]
+            loaded: dict[int, list[Model]] = {pk: [] for pk in bots}
+            for rule in rows_select(model, where={"bot": having}, order_by="id"):
+                loaded[rule.bot_id].append(rule)  # type: ignore[attr-defined]
             for pk, bot in bots.items():
-                _prefetched(bot, name, found[pk])
+                _prefetched(bot, name, loaded[pk])
     return bots
+
+
+@dataclass(frozen=True)
+class _Read:
+    sql: str
+    bot: Columns  # the bot's columns come first in each row (its key first of them), then the CTS's,
+    cts: Columns  # then, with rules, one flag per model of RULES
+
+
+_reads: dict[tuple[str, int, bool], _Read] = {}
+_READS_KEPT = 256
+
+
+def _read_statement(connection: BaseDatabaseWrapper, count: int, rules: bool) -> _Read:
+    key = (connection.alias, count, rules)
+    read = _reads.get(key)
+    if read is None:
+        quote = connection.ops.quote_name
+
+        def column(model: type[Model], name: str) -> str:
+            field = model._meta.get_field(name)
+            assert isinstance(field, Field)
+            return str(quote(field.column))
+
+        bot, cts = columns_of(Bot, connection), columns_of(CtsServer, connection)
+        # Names from the models' metadata; every value is a parameter.
+        bot_pk = column(Bot, "id")
+        flags = [
+            f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} r WHERE r.{column(model, 'bot')} = b.{bot_pk})"  # noqa: S608
+            for model, _name in RULES
+        ]
+        sql = (
+            f"SELECT {', '.join([bot.sql(connection, 'b'), cts.sql(connection, 'c'), *(flags if rules else [])])} "  # noqa: S608
+            f"FROM {quote(Bot._meta.db_table)} b INNER JOIN {quote(CtsServer._meta.db_table)} c "
+            f"ON c.{column(CtsServer, 'id')} = b.{column(Bot, 'cts')} "
+            f"WHERE b.{bot_pk} IN ({', '.join(['%s'] * count)})"
+        )
+        if len(_reads) >= _READS_KEPT:
+            _reads.clear()
+        read = _reads[key] = _Read(sql, bot, cts)
+    return read
 
 
 def _prefetched(bot: Bot, name: str, rows: list[Model]) -> None:

@@ -192,8 +192,10 @@ class Columns:
     fields: list[Field[Any, Any]]
     converters: list[tuple[Col, list[Callable[[Any, Any, Any], Any]]]]
 
-    def sql(self, connection: BaseDatabaseWrapper) -> str:
-        return ", ".join(connection.ops.quote_name(field.column) for field in self.fields)
+    def sql(self, connection: BaseDatabaseWrapper, alias: str = "") -> str:
+        """The columns for a SELECT list, each qualified by the table's ``alias`` if one is given."""
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(prefix + connection.ops.quote_name(field.column) for field in self.fields)
 
     def instances(self, model: type[M], connection: BaseDatabaseWrapper, found: Sequence[Sequence[Any]]) -> list[M]:
         """``model`` instances from the rows ``found`` (the other fields deferred, as with ``only()``)."""

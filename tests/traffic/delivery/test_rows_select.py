@@ -90,9 +90,12 @@ def test_bots_read_wires_the_cts_and_the_rules_and_reads_nothing_more(bot: Bot, 
     CommandRule.objects.create(bot=bot, command="/secret", user_huids=[str(uuid.uuid4())])
     CommandRule.objects.create(bot=bot, command="/open")
 
-    bots = bots_read({bot.pk, other.pk, 10**9}, rules=True)
+    with CaptureQueriesContext(connection) as reads:
+        bots = bots_read({bot.pk, other.pk, 10**9}, rules=True)
 
     assert set(bots) == {bot.pk, other.pk}
+    # The bots with their CTS, then each kind of rule that one of them has.
+    assert len(reads.captured_queries) == 3
     with CaptureQueriesContext(connection) as context:
         mine = bots[bot.pk]
         assert mine.cts.pk == bot.cts_id and mine.name == "Rows" and mine.handler == bot.handler
@@ -103,6 +106,24 @@ def test_bots_read_wires_the_cts_and_the_rules_and_reads_nothing_more(bot: Bot, 
     # A further filter on a relation still asks the database, and only about this bot.
     assert [rule.command for rule in mine.command_rules.filter(command="/open")] == ["/open"]
     assert bots_read(set()) == {}
+
+
+def test_bots_without_rules_are_read_in_one_statement(bot: Bot, make_bot: Callable[..., Any]) -> None:
+    other: Bot = make_bot(name="Other")
+    ChatRule.objects.create(bot=other, chat_id=uuid.uuid4(), kind=ChatRule.Kind.ALLOW)
+
+    with CaptureQueriesContext(connection) as reads:
+        alone = bots_read([bot.pk], rules=True)[bot.pk]
+    with CaptureQueriesContext(connection) as more:
+        both = bots_read([bot.pk, other.pk], rules=True)
+
+    assert len(reads.captured_queries) == 1 and len(more.captured_queries) == 2  # the other's chat rules
+    with CaptureQueriesContext(connection) as context:
+        assert list(alone.chat_rules.all()) == [] and list(alone.command_rules.all()) == []
+        assert [rule.kind for rule in both[other.pk].chat_rules.all()] == ["allow"]
+        assert list(both[other.pk].command_rules.all()) == []
+        assert alone.cts.host == bot.cts.host
+    assert context.captured_queries == []
 
 
 def test_bots_read_without_rules_leaves_them_to_the_database(bot: Bot) -> None:
