@@ -36,8 +36,18 @@ from bots.botx.outgoing import (
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage, SendSlot
 from bots.services.bot_rows import bots_read
 from bots.services.botx_clients import client_for
-from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change
-from bots.services.rows import Columns, columns_of, row_first, rows_insert, rows_select, rows_update
+from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change, status_change_writes
+from bots.services.rows import (
+    Columns,
+    Insert,
+    Update,
+    columns_of,
+    row_first,
+    rows_insert,
+    rows_select,
+    rows_update,
+    rows_write,
+)
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
@@ -387,13 +397,13 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
         # Only this worker moves a message out of sending (a callback needs the sync ID stored
         # here; the sweeper waits far longer than any send): no lock to take first. One UPDATE for
         # the messages that changed the same fields (usually all of them).
-        for names, messages in changed.items():
-            rows_update(messages, names)
-        if matched:
-            rows_update(matched, ["message", "matched_at"])
-            # The callbacks' requests join the conversation turns of the messages they answer.
-            rows_update(joined, ["correlation_id"])
-        rows_insert(history)
+        # The callbacks' requests join the conversation turns of the messages they answer.
+        rows_write(
+            *(Update(messages, names) for names, messages in changed.items()),
+            Update(matched, ["message", "matched_at"]),
+            Update(joined, ["correlation_id"]),
+            Insert(history),
+        )
         _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
     late = [sync_id for sync_id in sync_ids if sync_id not in early]
     if late:
@@ -537,19 +547,25 @@ def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:
     """Record a BotX callback on its message (the caller holds the message row)."""
     receipt.message = message
     receipt.matched_at = timezone.now()
-    rows_update([receipt], ["message", "matched_at"])
-    # The callback's request joins the conversation turn of the message it answers.
-    rows_update([InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id)], ["correlation_id"])
-    callback_settle(receipt, message)
+    rows_write(
+        Update([receipt], ["message", "matched_at"]),
+        # The callback's request joins the conversation turn of the message it answers.
+        Update([InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id)], ["correlation_id"]),
+        *_settling(receipt, message),
+    )
 
 
 def callback_settle(receipt: CallbackReceipt, message: OutboundMessage) -> None:
     """What a matched callback says about its message (the caller holds the message row)."""
+    rows_write(*_settling(receipt, message))
+
+
+def _settling(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update | Insert]:
     if message.status not in {Status.SENT, Status.SENDING, Status.UNKNOWN}:
-        return  # already settled (a repeated callback); the receipt is kept, the status stays
+        return []  # already settled (a repeated callback); the receipt is kept, the status stays
     outcome = _callback_outcome(receipt)
     status = outcome.pop("status")
-    message_status_change(message, status, note=_callback_note(receipt), **outcome)
+    return status_change_writes(message, status, note=_callback_note(receipt), **outcome)
 
 
 def callback_match(receipt: CallbackReceipt) -> bool:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from bots.botx.outgoing import OutgoingPayloadError, chat_of, validate_payload
 from bots.models import Bot, InboundEvent, MessageEvent, OutboundMessage
-from bots.services.rows import rows_insert, rows_update
+from bots.services.rows import Insert, Update, rows_insert, rows_insert_linked, rows_write
 from bots.textsafe import scrub
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "message_enqueue",
     "message_status_change",
     "messages_insert",
+    "status_change_writes",
 ]
 
 
@@ -77,6 +78,11 @@ def messages_insert(pending: list[PendingMessage]) -> None:
     a worker delivers them once this transaction commits."""
     if not pending:
         return
+    if len(pending) == 1:
+        # The usual answer to one command: the row and its history in one statement.
+        rows_insert_linked(pending[0].message, pending[0].event, link="message")
+        deliver_after_commit(pending[0].message.pk)
+        return
     rows_insert([item.message for item in pending])
     for item in pending:
         # The history row takes its message's id now that it has one (a new one, should an earlier
@@ -119,6 +125,12 @@ FINAL_STATUSES = frozenset(
 
 def message_status_change(message: OutboundMessage, status: str, note: str = "", **fields: Any) -> None:
     """Move a message to ``status`` (the caller holds the row), and write the step to its history."""
+    rows_write(*status_change_writes(message, status, note, **fields))
+
+
+def status_change_writes(message: OutboundMessage, status: str, note: str = "", **fields: Any) -> list[Update | Insert]:
+    """``message_status_change`` as writes not made yet, for a caller that makes them with its own
+    (``rows_write``); the message's fields are set already."""
     message.status = status
     for name, value in fields.items():
         setattr(message, name, value)
@@ -129,8 +141,8 @@ def message_status_change(message: OutboundMessage, status: str, note: str = "",
     # What save(update_fields) and objects.create() store, without compiling their statements anew: this
     # runs for every callback and every delivery (bots/services/rows.py). The caller holds the row,
     # so it is there to update.
-    rows_update([message], sorted(changed))
-    rows_insert([MessageEvent(message=message, status=status, note=note[:2000])])
+    history = MessageEvent(message=message, status=status, note=note[:2000])
+    return [Update([message], sorted(changed)), Insert([history])]
 
 
 _collecting = threading.local()

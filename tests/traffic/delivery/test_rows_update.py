@@ -1,4 +1,5 @@
-"""``rows_update``: many rows, each with its own values, stored in one UPDATE, as ``save(update_fields)`` would."""
+"""``rows_update``: many rows, each with its own values, stored in one UPDATE, as ``save(update_fields)`` would;
+``rows_write``: several such writes, and inserts, in one statement."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bots.models import Bot, OutboundMessage
-from bots.services.rows import rows_update
+from bots.models import Bot, CallbackReceipt, InboundEvent, MessageEvent, OutboundMessage
+from bots.services.rows import Insert, Update, rows_update, rows_write
 
 pytestmark = [pytest.mark.django_db]
 # One statement for many rows, and the refusal of a long text, are PostgreSQL's; SQLite writes row by row.
@@ -102,4 +103,39 @@ def test_a_text_too_long_for_its_column_is_refused_not_cut(bot: Bot) -> None:
 def test_no_rows_is_no_statement(bot: Bot) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert rows_update([], ["status"]) == 0
+    assert queries.captured_queries == []
+
+
+def test_rows_write_makes_updates_and_inserts_of_several_tables_at_once(bot: Bot) -> None:
+    first, second = outbox_rows(bot, 2)
+    request = InboundEvent.objects.create(bot=bot, endpoint=InboundEvent.Endpoint.CALLBACK, raw_body="{}")
+    receipt = CallbackReceipt.objects.create(bot=bot, inbound=request, sync_id=uuid.uuid4(), ok=True)
+    first.status, second.status, second.result = "sent", "delivered", {"n": 2}
+    receipt.message, receipt.matched_at = first, timezone.now()
+    history = [MessageEvent(message=first, status="sent", note="a"), MessageEvent(message=second, status="delivered")]
+
+    with CaptureQueriesContext(connection) as queries:
+        rows_write(
+            Update([first], ["status"]),
+            Update([second], ["status", "result"]),
+            Update([receipt], ["message", "matched_at"]),
+            Update([], ["status"]),  # nothing to write: left out
+            Insert(history),
+        )
+
+    stored = dict(OutboundMessage.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "status"))
+    assert stored == {first.pk: "sent", second.pk: "delivered"}
+    assert OutboundMessage.objects.get(pk=second.pk).result == {"n": 2}
+    receipt.refresh_from_db()
+    assert receipt.message_id == first.pk and receipt.matched_at is not None
+    events = MessageEvent.objects.filter(message__in=[first, second]).order_by("pk")
+    assert [(e.message_id, e.status, e.note) for e in events] == [(first.pk, "sent", "a"), (second.pk, "delivered", "")]
+    # One statement on PostgreSQL (each write a part of one WITH); one each elsewhere.
+    expected = 1 if connection.vendor == "postgresql" else 4
+    assert len(queries.captured_queries) == expected
+
+
+def test_rows_write_of_nothing_is_no_statement(bot: Bot) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        rows_write(Update([], ["status"]), Insert([]))
     assert queries.captured_queries == []
