@@ -395,9 +395,9 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
                 joined.append(InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id))
             results.append(DeliveryResult(message.pk, message.status))
         # Only this worker moves a message out of sending (a callback needs the sync ID stored
-        # here; the sweeper waits far longer than any send): no lock to take first. One UPDATE for
-        # the messages that changed the same fields (usually all of them).
-        # The callbacks' requests join the conversation turns of the messages they answer.
+        # here; the sweeper waits far longer than any send): no lock to take first. One write of
+        # the messages per set of changed fields (usually one), the early callbacks matched, their
+        # requests joining the conversation turns of the messages they answer, and the history.
         rows_write(
             *(Update(messages, names) for names, messages in changed.items()),
             Update(matched, ["message", "matched_at"]),

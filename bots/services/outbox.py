@@ -74,21 +74,20 @@ def message_build(
 
 
 def messages_insert(pending: list[PendingMessage]) -> None:
-    """Write built rows in their order (ids keep each chat's order), two statements for any number;
-    a worker delivers them once this transaction commits."""
+    """Write built rows in their order (ids keep each chat's order), two statements for any number (one
+    for one on PostgreSQL); a worker delivers them once this transaction commits."""
     if not pending:
         return
     if len(pending) == 1:
         # The usual answer to one command: the row and its history in one statement.
         rows_insert_linked(pending[0].message, pending[0].event, link="message")
-        deliver_after_commit(pending[0].message.pk)
-        return
-    rows_insert([item.message for item in pending])
-    for item in pending:
-        # The history row takes its message's id now that it has one (a new one, should an earlier
-        # insert of these rows have been rolled back).
-        item.event.message = item.message
-    rows_insert([item.event for item in pending])
+    else:
+        rows_insert([item.message for item in pending])
+        for item in pending:
+            # The history row takes its message's id now that it has one (a new one, should an earlier
+            # insert of these rows have been rolled back).
+            item.event.message = item.message
+        rows_insert([item.event for item in pending])
     for item in pending:
         deliver_after_commit(item.message.pk)
 
