@@ -41,7 +41,7 @@ def inbound_process(event_id: int) -> None:
 def inbound_drain() -> None:
     """Process the stored commands in batches, then deliver their answers (woken by bots/services/wake.py)."""
     wake.woken(inbound_drain)
-    dispatch.inbound_drain()
+    dispatch.inbound_drain(linger=True)
 
 
 @shared_task(name="bots.outbound_deliver", ignore_result=True)

@@ -81,11 +81,17 @@ class DrainResult:
     bots: dict[int, Bot] = field(default_factory=dict)  # the last batch's bots, lent to its deliveries
 
 
+# A claim of this many commands means they come faster than one drain answers them alone.
+HELP_AT = 4
+
 DRAIN_FIELDS = ["attempts", "started_at", "status", "finished_at", "error", "summary"]
 
 
-def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = None) -> DrainResult:
-    """Process stored commands in batches until none is left or the time budget is spent.
+def inbound_drain(
+    *, batch: int | None = None, budget_seconds: float | None = None, linger: bool = False
+) -> DrainResult:
+    """Process stored commands in batches until none is left or the time budget is spent; with
+    ``linger``, wait within the budget for the next command rather than end (bots/services/wake.py).
 
     Each batch is one transaction: its events are claimed (``FOR UPDATE SKIP LOCKED``, so drains in
     parallel never share one), each one processed on its own (a failure stays with its event: its
@@ -95,25 +101,45 @@ def inbound_drain(*, batch: int | None = None, budget_seconds: float | None = No
     redelivery or the sweeper.
     What the batch put in the outbox is delivered here once it is committed, without a task per row.
     """
+    from bots import tasks
+
     batch = batch or settings.INBOUND_DRAIN_BATCH
     budget = settings.INBOUND_DRAIN_SECONDS if budget_seconds is None else budget_seconds
     started = time.monotonic()
     result = DrainResult()
     skipped: set[int] = set()
-    while True:
-        with deliveries_collected() as created:
-            claimed, stopped_early = _drain_batch(batch, skipped, result, deadline=started + budget)
-        result.messages.extend(created)
-        delivery.messages_deliver(created, deadline=started + budget, bots=result.bots)
-        if claimed < batch and not stopped_early:
-            return result
-        if time.monotonic() - started >= budget:
-            # Leave the rest to a fresh task, so that one drain does not hold its worker for ever.
-            from bots import tasks
-
-            wake.wake(tasks.inbound_drain)
-            result.more = True
-            return result
+    lingerer = wake.Lingerer(tasks.inbound_drain) if linger else None
+    last_look = False
+    try:
+        while True:
+            with deliveries_collected() as created:
+                claimed, stopped_early = _drain_batch(batch, skipped, result, deadline=started + budget)
+            result.messages.extend(created)
+            delivery.messages_deliver(created, deadline=started + budget, bots=result.bots)
+            if lingerer is not None and (claimed >= HELP_AT or stopped_early):
+                # Commands come faster than one drain answers them: open the gate, so that the next
+                # wakes publish drains to help, and wait no more. One more claim follows in any case,
+                # for the rows that signalled this drain before the gate opened.
+                lingerer.release()
+                lingerer = None
+                continue
+            if claimed < batch and not stopped_early:
+                if last_look or lingerer is None:
+                    return result
+                # Nothing left: wait for the next command here rather than have it publish a task.
+                waited = lingerer.wait(started + budget - time.monotonic())
+                if waited is wake.Linger.NOT:
+                    return result
+                last_look = waited is wake.Linger.TIMED_OUT  # one more claim: a wake may have come as it ended
+                continue
+            if time.monotonic() - started >= budget:
+                # Leave the rest to a fresh task, so that one drain does not hold its worker for ever.
+                wake.wake(tasks.inbound_drain)
+                result.more = True
+                return result
+    finally:
+        if lingerer is not None:
+            lingerer.release()
 
 
 def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline: float) -> tuple[int, bool]:

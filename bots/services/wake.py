@@ -10,12 +10,24 @@ The key expires after ``WAKE_GATE_SECONDS``: a task lost between the two (a publ
 after the key was set, a process killed there) costs a delay that long, and the sweeper remains the
 safety net for everything else. Without Redis as the broker, or when Celery runs tasks eagerly,
 every call publishes.
+
+A task that has found nothing left to claim may wait for the next row instead of ending
+(``Lingerer``): a task per row costs a worker more CPU than the row's own work when rows come one at
+a time. It takes the gate with a value of its own (``linger:<token>``) and waits on a signal list;
+``wake`` finding such a value pushes a signal instead of publishing (one round trip, a script). The
+task keeps the gate while it works on what it was signalled for, so the rows that come meanwhile
+signal it too rather than publish a task each; it opens the gate when a claim finds a full batch (a
+backlog: the wakes after that publish tasks to help), when a wait times out, and when it ends. After
+opening it, it claims once more, so a row whose wake signalled just before is not left behind. Only
+the task holding the gate waits: at most one at a time, none while a published task is on its way.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
+import uuid
 from typing import Any
 
 from celery import Task
@@ -49,6 +61,46 @@ def _key(task: Task) -> str:
     return f"portal:wake:{task.name}"
 
 
+def _signals(task: Task) -> str:
+    return f"portal:wake:{task.name}:signals"
+
+
+# KEYS: the gate, the signal list; ARGV: the gate's lifetime in ms. 1: the gate was open and is now
+# taken (publish); 0: a task is on its way, or one lingers and has been signalled (nothing to do).
+_WAKE_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+    return 1
+end
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, 7) == 'linger:' then
+    redis.call('RPUSH', KEYS[2], '1')
+    redis.call('LTRIM', KEYS[2], 0, 7)
+    redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return 0
+"""
+# The same keys; ARGV[2]: the lingering task's value. 1: the gate is this task's (taken now, the
+# signals left from before dropped; or still its own, its lifetime renewed); 0: it is not.
+_LINGER_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[2] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    return 1
+end
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
+    redis.call('DEL', KEYS[2])
+    return 1
+end
+return 0
+"""
+# The same keys; ARGV[2]: as above. Opens the gate if it is still this task's.
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[2] then
+    redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 def _eager() -> bool:
     from portal.celery import app
 
@@ -62,8 +114,8 @@ def wake(task: Task) -> bool:
     client = None if _eager() else _redis()
     if client is not None:
         try:
-            if not client.set(_key(task), "1", nx=True, px=int(settings.WAKE_GATE_SECONDS * 1000)):
-                return True  # one is on its way and has not claimed yet
+            if not _gate_take(client, task):
+                return True  # one is on its way and has not claimed yet, or one lingers and is signalled
         except Exception:
             logger.warning("the wake gate of %s is unavailable; publishing", task.name, exc_info=True)
             client = None
@@ -75,6 +127,78 @@ def wake(task: Task) -> bool:
         except Exception:
             logger.warning("could not reopen the wake gate of %s", task.name, exc_info=True)
     return False
+
+
+_scripts: dict[tuple[int, str], Any] = {}  # each script registered on each client (by id) that runs it
+
+
+def _run(client: Any, source: str, task: Task, *args: str) -> bool:
+    script = _scripts.get((id(client), source))
+    if script is None:
+        script = _scripts[id(client), source] = client.register_script(source)
+    return bool(script(keys=[_key(task), _signals(task)], args=[_gate_ms(), *args]))
+
+
+def _gate_take(client: Any, task: Task) -> bool:
+    return _run(client, _WAKE_SCRIPT, task)
+
+
+def _gate_ms() -> int:
+    return int(settings.WAKE_GATE_SECONDS * 1000)
+
+
+# One wait is shorter than the client's socket timeout (a blocking read counts against it).
+LINGER_WAIT_SECONDS = 0.5
+
+
+class Linger(enum.Enum):
+    """What a ``Lingerer``'s wait ended with."""
+
+    NOT = "not"  # did not wait: a task is on its way, another lingers, or there is no Redis gate
+    SIGNALLED = "signalled"  # a row was committed: the gate is still this task's
+    TIMED_OUT = "timed out"  # the gate is open again
+
+
+class Lingerer:
+    """One run of ``task`` that waits for its next rows while it holds the gate (see the module's text)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.value = f"linger:{uuid.uuid4().hex}"
+        self.client = None if _eager() else _redis()
+        self.held = False  # whether this run may hold the gate (it may have expired since)
+
+    def wait(self, seconds: float) -> Linger:
+        """Wait up to ``seconds`` (at most ``LINGER_WAIT_SECONDS``) for a row; the caller claims
+        after any outcome but ``Linger.NOT``."""
+        client, task = self.client, self.task
+        seconds = min(seconds, LINGER_WAIT_SECONDS)
+        if client is None or seconds <= 0:
+            return Linger.NOT
+        try:
+            if not _run(client, _LINGER_SCRIPT, task, self.value):
+                return Linger.NOT
+            self.held = True
+            # Redis counts BLPOP's timeout in seconds, fractions allowed.
+            if client.blpop([_signals(task)], timeout=seconds):
+                # One claim answers every signal given so far: their rows were committed before it.
+                client.delete(_signals(task))
+                return Linger.SIGNALLED
+        except Exception:
+            logger.warning("waiting for a wake of %s failed", task.name, exc_info=True)
+        self.release()
+        return Linger.TIMED_OUT
+
+    def release(self) -> None:
+        """Open the gate if this task holds it: from now on a wake publishes."""
+        if self.client is None or not self.held:
+            return
+        self.held = False
+        try:
+            _run(self.client, _RELEASE_SCRIPT, self.task, self.value)
+        except Exception:
+            # The key expires by itself; until then a wake signals a task that no longer waits.
+            logger.warning("could not open the wake gate of %s", self.task.name, exc_info=True)
 
 
 def woken(task: Task) -> None:

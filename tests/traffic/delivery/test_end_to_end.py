@@ -23,6 +23,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.signals import setup_logging, task_postrun, task_prerun
 from celery.worker import WorkController
+from celery.worker import state as worker_state
 from django.db import connection, connections
 from kombu import pools
 from kombu.exceptions import OperationalError
@@ -193,6 +194,9 @@ def test_a_command_that_came_while_the_broker_was_down_is_answered_once_the_swee
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("Error 111 connecting to the broker. Connection refused.")
 
+    # A drain of the test before may still be waiting for commands (wake.linger): it would take this
+    # one without the broker. The worker is idle first.
+    wait_until(lambda: not worker_state.active_requests)
     with monkeypatch.context() as broken:
         broken.setattr(type(celery_app.tasks[tasks.inbound_drain.name]), "apply_async", broker_down)
         sent = say(bot, world, live_server.url, "are you there?")
