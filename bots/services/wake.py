@@ -16,10 +16,11 @@ A task that has found nothing left to claim may wait for the next row instead of
 a time. It takes the gate with a value of its own (``linger:<token>``) and waits on a signal list;
 ``wake`` finding such a value pushes a signal instead of publishing (one round trip, a script). The
 task keeps the gate while it works on what it was signalled for, so the rows that come meanwhile
-signal it too rather than publish a task each; it opens the gate when a claim finds a full batch (a
-backlog: the wakes after that publish tasks to help), when a wait times out, and when it ends. After
-opening it, it claims once more, so a row whose wake signalled just before is not left behind. Only
-the task holding the gate waits: at most one at a time, none while a published task is on its way.
+signal it too rather than publish a task each. It opens the gate when a wait times out, when it
+ends, and when the caller finds rows coming faster than one task answers them (the drain: a claim of
+several; the wakes after that publish tasks to help, and it waits no more). After opening it, the
+caller claims once more, so a row whose wake signalled just before is not left behind. Only the task
+holding the gate waits: at most one at a time, none while a published task is on its way.
 """
 
 from __future__ import annotations
