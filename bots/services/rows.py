@@ -89,21 +89,32 @@ def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> int:
         return 0
     model = type(rows[0])
     connection = connections[router.db_for_write(model)]
-    columns, statement = _update_statement(model, connection, fields)
-    if statement is None:
+    update = _update_sql(rows, fields, connection)
+    if update is None:
         # The embedded SQLite of a development install: one UPDATE per row, as save() would.
+        columns = _update_statement(model, connection, fields)[0]
         found = 0
         for row in rows:
             changed = {field.attname: getattr(row, field.attname) for field in columns[1:]}
             found += model._default_manager.using(connection.alias).filter(pk=row.pk).update(**changed)
         return found
+    with connection.cursor() as cursor:
+        cursor.execute(*update)
+        return int(cursor.rowcount)
+
+
+def _update_sql(
+    rows: Sequence[Model], fields: Sequence[str], connection: BaseDatabaseWrapper
+) -> tuple[str, list[Any]] | None:
+    """``rows_update``'s one statement for ``rows`` and its parameters; None where it writes row by row."""
+    columns, statement = _update_statement(type(rows[0]), connection, fields)
+    if statement is None:
+        return None
     params: list[Any] = []
     for row in rows:
         params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns)
     head, one_row, tail = statement
-    with connection.cursor() as cursor:
-        cursor.execute(head + ", ".join([one_row] * len(rows)) + tail, params)
-        return int(cursor.rowcount)
+    return head + ", ".join([one_row] * len(rows)) + tail, params
 
 
 @dataclass(frozen=True)
@@ -145,12 +156,10 @@ def rows_write(*writes: Update | Insert) -> None:
     params: list[Any] = []
     for write in writes:
         if isinstance(write, Update):
-            columns, statement = _update_statement(type(write.rows[0]), connection, write.fields)
-            assert statement is not None  # built for PostgreSQL
-            head, one_row, tail = statement
-            parts.append(head + ", ".join([one_row] * len(write.rows)) + tail)
-            for row in write.rows:
-                params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns)
+            update = _update_sql(write.rows, write.fields, connection)
+            assert update is not None  # built for PostgreSQL
+            parts.append(update[0])
+            params.extend(update[1])
         else:
             parts.append(insert_sql(type(write.rows[0]), len(write.rows)))
             for row in write.rows:

@@ -115,7 +115,7 @@ def wake(task: Task) -> bool:
     client = None if _eager() else _redis()
     if client is not None:
         try:
-            if not _gate_take(client, task):
+            if not _run(client, _WAKE_SCRIPT, task):
                 return True  # one is on its way and has not claimed yet, or one lingers and is signalled
         except Exception:
             logger.warning("the wake gate of %s is unavailable; publishing", task.name, exc_info=True)
@@ -138,10 +138,6 @@ def _run(client: Any, source: str, task: Task, *args: str) -> bool:
     if script is None:
         script = _scripts[id(client), source] = client.register_script(source)
     return bool(script(keys=[_key(task), _signals(task)], args=[_gate_ms(), *args]))
-
-
-def _gate_take(client: Any, task: Task) -> bool:
-    return _run(client, _WAKE_SCRIPT, task)
 
 
 def _gate_ms() -> int:
