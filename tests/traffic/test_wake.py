@@ -22,6 +22,7 @@ from bots.models import Bot, InboundEvent
 from bots.services import dispatch, wake
 from bots.services.wake import Linger
 from tests.botx import payloads
+from tests.traffic.delivery.conftest import wait_until
 
 pytestmark = pytest.mark.skipif(
     not str(settings.CELERY_BROKER_URL).startswith("redis://"),
@@ -57,11 +58,8 @@ def gate() -> bytes | None:
     return value
 
 
-def until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+def until(condition: Callable[[], bool]) -> None:
+    wait_until(condition, timeout=3.0, step=0.005)
 
 
 def waiting() -> bool:
