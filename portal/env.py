@@ -73,6 +73,11 @@ def persistent_secret(path: Path, *, generate: bool, name: str, factory: Callabl
     return value
 
 
+# Executions of a statement on one connection before it is prepared: a statement run once (an admin
+# page's) is not worth a prepare round trip; the hot path runs each of its statements thousands of times.
+PREPARE_THRESHOLD = 2
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """Turn DATABASE_URL into a Django DATABASES entry.
 
@@ -96,6 +101,14 @@ def database_from_url(url: str) -> dict[str, object]:
         if not name:
             raise ImproperlyConfigured("DATABASE_URL for PostgreSQL needs a database name: postgres://host/name")
         options: dict[str, object] = dict(parse_qsl(parts.query))
+        if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+            # Every command runs the same few dozen statements: prepared once per connection, the server
+            # skips parsing and planning them (a third of its CPU per command, bench/probe_costs.py).
+            # Prepared statements need the values sent apart from the SQL (server-side binding). Off
+            # behind a pooler that hands one connection to several clients (PgBouncer in transaction
+            # mode before 1.21), where a statement prepared by one is unknown to the next.
+            options.setdefault("server_side_binding", True)
+            options.setdefault("prepare_threshold", PREPARE_THRESHOLD)
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": name,

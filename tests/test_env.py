@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import database_from_url, env_bool, env_int, env_list, env_str, persistent_secret
+from portal.env import PREPARE_THRESHOLD, database_from_url, env_bool, env_int, env_list, env_str, persistent_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR = "PORTAL_TEST_VALUE"
@@ -23,6 +23,7 @@ VAR = "PORTAL_TEST_VALUE"
 def unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(VAR, raising=False)
     monkeypatch.delenv("DATABASE_CONN_MAX_AGE", raising=False)
+    monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
 
 
 # --- env_bool, env_int, env_list, env_str ------------------------------------------------------------
@@ -159,7 +160,12 @@ def test_postgres_url_with_user_password_port_and_options() -> None:
     assert config["PASSWORD"] == "s@cret/pw"
     assert config["HOST"] == "db.example.com"
     assert config["PORT"] == "6432"
-    assert config["OPTIONS"] == {"sslmode": "require", "connect_timeout": "5"}
+    assert config["OPTIONS"] == {
+        "sslmode": "require",
+        "connect_timeout": "5",
+        "server_side_binding": True,
+        "prepare_threshold": PREPARE_THRESHOLD,
+    }
     assert config["CONN_MAX_AGE"] == 60
     assert config["CONN_HEALTH_CHECKS"] is True
 
@@ -170,7 +176,14 @@ def test_postgres_url_schemes_and_defaults(scheme: str) -> None:
 
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["NAME"], config["HOST"], config["PORT"]) == ("portal", "localhost", "")
-    assert (config["USER"], config["PASSWORD"], config["OPTIONS"]) == ("", "", {})
+    assert (config["USER"], config["PASSWORD"]) == ("", "")
+    assert config["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": PREPARE_THRESHOLD}
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "false")
+
+    assert database_from_url("postgres://localhost/portal?sslmode=require")["OPTIONS"] == {"sslmode": "require"}
 
 
 def test_postgres_connection_age_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

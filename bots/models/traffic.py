@@ -47,10 +47,19 @@ class InboundEvent(models.Model):
         NOT_CHECKED = "not_checked", _("not checked")
 
     correlation_id = models.UUIDField(_("correlation ID"), default=uuid.uuid4, db_index=True)
+    # No index of its own: inbound_bot_time_idx and inbound_command_once begin with the bot (every index is
+    # one more write for each of the thousands of requests a minute).
     bot = models.ForeignKey(
-        Bot, models.SET_NULL, null=True, blank=True, related_name="inbound_events", verbose_name=_("bot")
+        Bot,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="inbound_events",
+        verbose_name=_("bot"),
+        db_index=False,
     )
-    bot_ref = models.CharField(_("bot ID as received"), max_length=64, blank=True, db_index=True)
+    # Searched for a part of it, which no b-tree index serves.
+    bot_ref = models.CharField(_("bot ID as received"), max_length=64, blank=True)
     endpoint = models.CharField(_("endpoint"), max_length=16, choices=Endpoint)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     remote_addr = models.GenericIPAddressField(_("from address"), null=True, blank=True)
@@ -91,6 +100,9 @@ class InboundEvent(models.Model):
             models.Index(fields=["status", "received_at"], name="inbound_status_time_idx"),
             models.Index(fields=["chat_id", "received_at"], name="inbound_chat_time_idx"),
             models.Index(fields=["user_huid", "received_at"], name="inbound_user_time_idx"),
+            # The commands waiting for a drain, in the order it claims them: a claim reads these few
+            # entries, not every command ever stored.
+            models.Index(fields=["id"], name="inbound_queue_idx", condition=Q(status="received", endpoint="command")),
         ]
 
     def __str__(self) -> str:
@@ -120,7 +132,10 @@ class OutboundMessage(models.Model):
     OPEN_STATUSES = (Status.PENDING, Status.SENDING)
 
     correlation_id = models.UUIDField(_("correlation ID"), default=uuid.uuid4, db_index=True)
-    bot = models.ForeignKey(Bot, models.SET_NULL, null=True, related_name="outbound_messages", verbose_name=_("bot"))
+    # No index of its own: outbound_bot_time_idx begins with the bot.
+    bot = models.ForeignKey(
+        Bot, models.SET_NULL, null=True, related_name="outbound_messages", verbose_name=_("bot"), db_index=False
+    )
     inbound = models.ForeignKey(
         InboundEvent,
         models.SET_NULL,
@@ -140,7 +155,7 @@ class OutboundMessage(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    sync_id = models.UUIDField(_("sync ID"), null=True, blank=True, db_index=True)
+    sync_id = models.UUIDField(_("sync ID"), null=True, blank=True)  # outbound_sync_idx
     result = models.JSONField(_("BotX result"), null=True, blank=True)
     error_kind = models.CharField(_("error kind"), max_length=16, blank=True)
     error_reason = models.CharField(_("error reason"), max_length=128, blank=True)
@@ -162,6 +177,9 @@ class OutboundMessage(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="outbound_due_idx"),
             models.Index(fields=["bot", "created_at"], name="outbound_bot_time_idx"),
             models.Index(fields=["chat_id", "created_at"], name="outbound_chat_time_idx"),
+            # A callback's message, by sync ID and bot in one index: with an index on each, PostgreSQL
+            # may combine them and read every message of the bot for each callback.
+            models.Index(fields=["sync_id", "bot"], name="outbound_sync_idx"),
         ]
 
     def __str__(self) -> str:
@@ -225,7 +243,7 @@ class CallbackReceipt(models.Model):
     inbound = models.OneToOneField(InboundEvent, models.CASCADE, related_name="callback", verbose_name=_("request"))
     bot = models.ForeignKey(Bot, models.SET_NULL, null=True, related_name="callbacks", verbose_name=_("bot"))
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
-    sync_id = models.UUIDField(_("sync ID"), db_index=True)
+    sync_id = models.UUIDField(_("sync ID"))  # callback_sync_idx
     ok = models.BooleanField(_("ok"))
     reason = models.CharField(_("reason"), max_length=128, blank=True)
     errors = models.JSONField(_("errors"), default=list, blank=True)
@@ -244,7 +262,11 @@ class CallbackReceipt(models.Model):
         verbose_name = _("callback")
         verbose_name_plural = _("callbacks")
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["sync_id"], name="callback_unmatched_idx", condition=Q(message__isnull=True))]
+        indexes = [
+            models.Index(fields=["sync_id"], name="callback_unmatched_idx", condition=Q(message__isnull=True)),
+            # As outbound_sync_idx: the early callbacks of a send, by sync ID and bot in one index.
+            models.Index(fields=["sync_id", "bot"], name="callback_sync_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sync_id} {'ok' if self.ok else self.reason}"

@@ -294,7 +294,8 @@ def _deliver_chunk(message_ids: list[int], bots: Mapping[int, Bot] | None = None
         elif ready:
             _call(client, ready[0], reserved_at)
         done = [send for send in sends if send.attempt is not None]
-        rows_insert([send.attempt for send in done if send.attempt is not None])
+        # The attempts of accepted sends are written with their answers, in one statement.
+        rows_insert([send.attempt for send in done if send.attempt is not None and send.error is not None])
         accepted = [send for send in done if send.error is None]
         if accepted:
             results.extend(_accepted_many(bot, accepted))
@@ -347,7 +348,7 @@ def _send_pool() -> ThreadPoolExecutor:
 
 
 def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
-    """``_accepted`` for several messages of one bot, in one transaction.
+    """``_accepted`` for several messages of one bot, in one transaction with their attempt rows.
 
     A callback BotX sent before its send's answer got here (the usual order on a fast BotX) is
     already stored, unmatched: it is applied in the same transaction, the message going straight on
@@ -403,6 +404,7 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
             Update(matched, ["message", "matched_at"]),
             Update(joined, ["correlation_id"]),
             Insert(history),
+            Insert([send.attempt for send in sends if send.attempt is not None]),
         )
         _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
     late = [sync_id for sync_id in sync_ids if sync_id not in early]

@@ -142,35 +142,56 @@ def inbound_drain(
             lingerer.release()
 
 
+class _BatchRefused(Exception):
+    """The database refused the batch's writes (``_drain_batch``)."""
+
+
 def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline: float) -> tuple[int, bool]:
-    """One batch; returns how many events it claimed and whether it stopped early with some left."""
-    with transaction.atomic():
-        events = _claim(batch, skipped)
-        result.bots = _bots_attach(events)
-        done: list[tuple[InboundEvent, list[PendingMessage]]] = []
-        stopped_early = False
-        for event in events:
-            if done and time.monotonic() >= deadline:
-                stopped_early = True  # the rest stay received, for the next batch or drain
-                break
-            event.attempts += 1
-            event.started_at = timezone.now()
-            outbox: list[PendingMessage] = []
+    """One batch; returns how many events it claimed and whether it stopped early with some left.
+
+    The batch's writes run in the transaction that claimed its events, with no savepoint between: an
+    event locked by one transaction and changed by another (a savepoint's) gets a multixact for its
+    row version, which PostgreSQL never knows for certain to be dead, so every later claim would go
+    on reading it through the queue's index until a vacuum. Should the writes fail, the batch is
+    rolled back and its events written one by one (``_written_one_by_one``).
+    """
+    try:
+        with transaction.atomic():
+            events = _claim(batch, skipped)
+            result.bots = _bots_attach(events)
+            done: list[tuple[InboundEvent, list[PendingMessage]]] = []
+            stopped_early = False
+            for event in events:
+                if done and time.monotonic() >= deadline:
+                    stopped_early = True  # the rest stay received, for the next batch or drain
+                    break
+                event.attempts += 1
+                event.started_at = timezone.now()
+                outbox: list[PendingMessage] = []
+                try:
+                    # No savepoint of its own: before the batch's writes, the only statements of an event
+                    # are reads and what its handler runs in the handler's savepoint (kept only if the
+                    # handler succeeded); what it sends is in ``outbox`` until then.
+                    event.status = _process(event, outbox)
+                    event.finished_at = timezone.now()
+                except Exception:
+                    # Outside the handler (which _process guards itself): nothing of this event is kept
+                    # and it stays received, left for the sweeper rather than retried in a loop here. A
+                    # lost connection fails the next statement, and with it the whole batch, which runs
+                    # again.
+                    logger.exception("processing inbound event %s failed; it is left for the sweeper", event.pk)
+                    skipped.add(event.pk)
+                    continue
+                done.append((event, outbox))
             try:
-                # No savepoint of its own: before _batch_write, the only statements of an event are
-                # reads and what its handler runs in the handler's savepoint (kept only if the handler
-                # succeeded); what it sends is in ``outbox`` until then.
-                event.status = _process(event, outbox)
-                event.finished_at = timezone.now()
-            except Exception:
-                # Outside the handler (which _process guards itself): nothing of this event is kept and
-                # it stays received, left for the sweeper rather than retried in a loop here. A lost
-                # connection fails the next statement, and with it the whole batch, which runs again.
-                logger.exception("processing inbound event %s failed; it is left for the sweeper", event.pk)
-                skipped.add(event.pk)
-                continue
-            done.append((event, outbox))
-        done = _batch_write(done, skipped)
+                messages_insert([pending for _event, outbox in done for pending in outbox])
+                rows_update([event for event, _outbox in done], DRAIN_FIELDS)
+            except DatabaseError as exc:
+                raise _BatchRefused from exc
+    except _BatchRefused:
+        # A row the database refuses: each event on its own, so that the failure stays with its event.
+        logger.warning("writing a batch of %s inbound events failed; writing them one by one", len(done))
+        done = _written_one_by_one(done, skipped)
     result.statuses.update((event.pk, event.status) for event, _outbox in done)
     return len(events), stopped_early
 
@@ -198,21 +219,14 @@ def _bots_attach(events: list[InboundEvent]) -> dict[int, Bot]:
     return bots
 
 
-def _batch_write(
+def _written_one_by_one(
     done: list[tuple[InboundEvent, list[PendingMessage]]], skipped: set[int]
 ) -> list[tuple[InboundEvent, list[PendingMessage]]]:
-    """Write the batch's outbox rows and event statuses in a few statements; returns the events written.
+    """Write each event of a refused batch in a transaction of its own; returns the events written.
 
-    Should that fail (a row the database refuses), each event is written on its own instead, so that
-    the failure stays with its event: that one is left received, for the sweeper.
+    The batch's claim was rolled back with it: each event is claimed again, and one another drain
+    took meanwhile is left to it. One the database refuses again is left received, for the sweeper.
     """
-    try:
-        with transaction.atomic():
-            messages_insert([pending for _event, outbox in done for pending in outbox])
-            rows_update([event for event, _outbox in done], DRAIN_FIELDS)
-        return done
-    except DatabaseError:
-        logger.warning("writing a batch of %s inbound events failed; writing them one by one", len(done))
     written = []
     for event, outbox in done:
         for pending in outbox:
@@ -221,6 +235,10 @@ def _batch_write(
                 row.pk, row._state.adding = None, True
         try:
             with transaction.atomic():
+                if not rows_select(
+                    InboundEvent, where={"id": event.pk, "status": Status.RECEIVED}, fields=("id",), lock="skip"
+                ):
+                    continue
                 messages_insert(outbox)
                 event.save(update_fields=DRAIN_FIELDS)
         except DatabaseError:
