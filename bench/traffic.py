@@ -109,7 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gunicorn-threads", type=int, default=8, help="threads per web process (more than 1: the gthread worker)"
     )
     parser.add_argument("--celery-workers", type=int, default=1)
-    parser.add_argument("--celery-concurrency", type=int, default=4, help="pool processes: two per core")
+    parser.add_argument("--celery-concurrency", type=int, default=2, help="pool processes: one per core")
     parser.add_argument("--celery-pool", default="prefork")
     parser.add_argument(
         "--celery-nice",

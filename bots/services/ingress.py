@@ -380,7 +380,7 @@ def status_answer(request: BotxHttpRequest) -> Answer:
 def callback_receive(request: BotxHttpRequest) -> Answer:
     """Record a BotX callback and match it to its outbound message (now, or once its sync ID is known)."""
     from bots.models import OutboundMessage
-    from bots.services.delivery import callback_settle, callback_target
+    from bots.services.delivery import callback_match_after_commit, callback_settle, callback_target
 
     event = event_new(request)
 
@@ -429,8 +429,14 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
             rows.rows_insert_linked(event, receipt, link="inbound")
             if message is not None:
                 callback_settle(receipt, message)
-        # Unmatched, the callback came before the worker stored the send's sync ID: the worker matches
-        # it when it does (delivery._accepted), and the sweeper catches the rare pair that crossed.
+        if message is None:
+            # The callback came before the worker stored the send's sync ID: the worker matches it when
+            # it does (delivery._accepted_many), or, had the two crossed, this second look does.
+            try:
+                callback_match_after_commit(receipt)
+            except DatabaseError:
+                # Stored and answered all the same: the sweeper matches it.
+                logger.warning("matching callback %s after its commit failed", callback.sync_id, exc_info=True)
         return answer
 
     return handle_recorded(event, run)

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bots.botx.outgoing import build_request
 from bots.models import Bot, CallbackReceipt, InboundEvent, MessageEvent, OutboundMessage
+from bots.services import delivery
 from bots.services.delivery import DeliveryResult, _accepted_many, _Send, callback_match
 from tests.botx import payloads
 from tests.traffic.conftest import WsgiResponse, botx_token, wsgi_post
@@ -219,10 +220,36 @@ def test_a_matched_callback_locks_its_message_and_takes_three_statements(bot: Bo
     assert lookup.rstrip().endswith("FOR UPDATE") == connection.features.has_select_for_update
 
 
-def test_an_early_callback_takes_two_statements(bot: Bot) -> None:
+def test_an_early_callback_takes_three_statements(bot: Bot) -> None:
     post_callback(bot, "callback_ok", uuid.uuid4())
 
     with CaptureQueriesContext(connection) as context:
         post_callback(bot, "callback_ok", uuid.uuid4())
 
-    assert _statements(context) == ["SELECT", *STORED]
+    # The message looked for, the request and the receipt stored, the message looked for once more.
+    assert _statements(context) == ["SELECT", *STORED, "SELECT"]
+
+
+def test_a_callback_whose_sync_id_was_stored_while_it_was_being_stored_is_matched_at_once(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker stores the sync ID after the callback looked for its message, and looks for the
+    callback before the callback is committed: neither sees the other in its own transaction."""
+    sync_id = uuid.uuid4()
+    lookup = delivery.callback_target
+    stored: list[OutboundMessage] = []
+
+    def sync_id_stored_meanwhile(bot_pk: int, wanted: uuid.UUID) -> OutboundMessage | None:
+        if not stored:
+            stored.append(sent_message(bot, sync_id=sync_id))
+            return None
+        return lookup(bot_pk, wanted)
+
+    monkeypatch.setattr(delivery, "callback_target", sync_id_stored_meanwhile)
+
+    assert post_callback(bot, "callback_ok", sync_id).status_code == 202
+
+    (message,) = stored
+    assert CallbackReceipt.objects.get().message_id == message.pk
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
+    assert callback_events(message) == [(Status.DELIVERED, "callback: ok")]
