@@ -9,6 +9,7 @@ reads settings or the database.
 from __future__ import annotations
 
 import hashlib
+import json as jsonlib
 import logging
 import re
 import threading
@@ -19,16 +20,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-import httpx
-
 from bots.botx.auth import jwt_v2_build, token_signature
-from bots.botx.errors import (
-    BotxError,
-    ErrorKind,
-    classify_http_status,
-    classify_request_error,
-    retry_after_seconds,
-)
+from bots.botx.errors import BotxError, ErrorKind, classify_http_status, retry_after_seconds
+from bots.botx.transport import HttpConnections, HttpResponse, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -108,37 +102,7 @@ def token_cache_clear() -> None:
     _token_cache.clear()
 
 
-# --- keeping the token-endpoint signature out of httpx's own log lines ----------------------------
-
 _SIGNATURE_RE = re.compile(r"(signature=)[^&\s\"']+", re.IGNORECASE)
-
-
-class _SignatureRedactingFilter(logging.Filter):
-    """httpx logs every request URL at INFO, and the v1 token URL carries the signature, which is as
-    good as the secret for getting tokens. This masks it in records of the ``httpx`` logger."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _SIGNATURE_RE.sub(r"\1***", str(arg)) if "signature=" in str(arg).lower() else arg
-                for arg in record.args
-            )
-        if isinstance(record.msg, str) and "signature=" in record.msg.lower():
-            record.msg = _SIGNATURE_RE.sub(r"\1***", record.msg)
-        return True
-
-
-_filter_lock = threading.Lock()
-_filter_installed = False
-
-
-def _install_httpx_log_filter() -> None:
-    # On first use rather than at import: importing this package must not touch logging.
-    global _filter_installed
-    with _filter_lock:
-        if not _filter_installed:
-            logging.getLogger("httpx").addFilter(_SignatureRedactingFilter())
-            _filter_installed = True
 
 
 # --- the client ------------------------------------------------------------------------------------
@@ -164,23 +128,14 @@ class BotxClient:
     One client may serve several threads; ``last_exchange`` is each thread's own last call.
     """
 
-    def __init__(
-        self,
-        credentials: BotxCredentials,
-        *,
-        timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        _install_httpx_log_filter()
+    def __init__(self, credentials: BotxCredentials, *, timeout: float = 10.0) -> None:
         self.credentials = credentials
         self._local = threading.local()
-        self._http = httpx.Client(
-            base_url=credentials.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_CAP)),
-            verify=credentials.verify_tls,
-            transport=transport,
-            follow_redirects=False,
-            headers={"Accept": "application/json"},
+        self._http = HttpConnections(
+            credentials.base_url,
+            timeout=timeout,
+            connect_timeout=min(timeout, CONNECT_TIMEOUT_CAP),
+            verify_tls=credentials.verify_tls,
         )
 
     @property
@@ -286,19 +241,13 @@ class BotxClient:
         log_path = path.split("?", 1)[0]
         started = time.monotonic()
         self.last_exchange = Exchange(method, log_path, None, "", 0)
+        # Compact, and UTF-8 as it is rather than escaped.
+        body = None if json is None else jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            response = self._http.request(method, path, params=params, json=json, headers=headers)
-        except httpx.InvalidURL as exc:
-            raise BotxError(
-                ErrorKind.PERMANENT,
-                "invalid_url",
-                detail=self._redact(str(exc), token),
-                method=method,
-                path=log_path,
-            ) from None
-        except httpx.RequestError as exc:
-            kind, reason = classify_request_error(exc)
-            detail = self._redact(str(exc) or type(exc).__name__, token)
+            response = self._http.request(method, path, params=params, body=body, headers=headers)
+        except TransportError as exc:
+            kind, reason = exc.kind, exc.reason
+            detail = self._redact(exc.detail, token)
             logger.warning(
                 "BotX %s %s for bot %s failed: %s (%s)",
                 method,
@@ -309,7 +258,7 @@ class BotxClient:
             )
             self.last_exchange = Exchange(method, log_path, None, detail, _elapsed_ms(started))
             raise BotxError(kind, reason, detail=detail, method=method, path=log_path) from exc
-        if raw and response.status_code == 200:
+        if raw and response.status == 200:
             # A file's bytes: the ledger needs their size, not their text.
             self.last_exchange = Exchange(
                 method, log_path, 200, f"<{len(response.content)} bytes>", _elapsed_ms(started)
@@ -318,7 +267,7 @@ class BotxClient:
         self.last_exchange = Exchange(
             method,
             log_path,
-            response.status_code,
+            response.status,
             self._redact(response.text[:RESPONSE_TEXT_LIMIT], token),
             _elapsed_ms(started),
         )
@@ -327,7 +276,7 @@ class BotxClient:
             method,
             log_path,
             self.credentials.bot_id,
-            response.status_code,
+            response.status,
             (time.monotonic() - started) * 1000,
         )
         return _unwrap(response, method=method, path=log_path)
@@ -344,8 +293,8 @@ def _elapsed_ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _unwrap(response: httpx.Response, *, method: str, path: str) -> Any:
-    status = response.status_code
+def _unwrap(response: HttpResponse, *, method: str, path: str) -> Any:
+    status = response.status
     try:
         body: Any = response.json()
     except ValueError:
@@ -371,7 +320,7 @@ def _unwrap(response: httpx.Response, *, method: str, path: str) -> Any:
     kind = classify_http_status(status)
     retry_after = retry_after_seconds(response.headers.get("Retry-After")) if kind is ErrorKind.TRANSIENT else None
     if error is None:
-        error = {"reason": _reason_code(response.reason_phrase, status)}
+        error = {"reason": _reason_code(response.reason, status)}
     raise BotxError(kind, status_code=status, retry_after=retry_after, method=method, path=path, **error)
 
 

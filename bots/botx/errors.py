@@ -18,8 +18,6 @@ import math
 from enum import StrEnum
 from typing import Any
 
-import httpx
-
 
 class ErrorKind(StrEnum):
     PERMANENT = "permanent"
@@ -79,37 +77,6 @@ def classify_http_status(status: int) -> ErrorKind:
     if status == 429 or status >= 500:
         return ErrorKind.TRANSIENT
     return ErrorKind.PERMANENT
-
-
-# Failures that happen before a single byte of the request left this process. Everything else that
-# goes wrong on the wire is treated as ambiguous, the safe default for a server without idempotency.
-_NOT_SENT: tuple[tuple[type[httpx.RequestError], ErrorKind, str], ...] = (
-    (httpx.ConnectTimeout, ErrorKind.TRANSIENT, "connect_timeout"),
-    (httpx.PoolTimeout, ErrorKind.TRANSIENT, "pool_timeout"),
-    (httpx.ConnectError, ErrorKind.TRANSIENT, "connect_failed"),
-    (httpx.ProxyError, ErrorKind.TRANSIENT, "proxy_error"),
-    # A malformed URL or request is our configuration, not the network: retrying cannot help.
-    (httpx.UnsupportedProtocol, ErrorKind.PERMANENT, "unsupported_protocol"),
-    (httpx.LocalProtocolError, ErrorKind.PERMANENT, "invalid_request"),
-)
-_SENT: tuple[tuple[type[httpx.RequestError], str], ...] = (
-    (httpx.ReadTimeout, "read_timeout"),
-    (httpx.WriteTimeout, "write_timeout"),
-    (httpx.RemoteProtocolError, "connection_lost"),
-    (httpx.NetworkError, "connection_lost"),
-    (httpx.DecodingError, "undecodable_response"),
-)
-
-
-def classify_request_error(exc: httpx.RequestError) -> tuple[ErrorKind, str]:
-    """The kind and our reason code for an httpx error raised instead of a response."""
-    for error_type, kind, reason in _NOT_SENT:
-        if isinstance(exc, error_type):
-            return kind, reason
-    for error_type, reason in _SENT:
-        if isinstance(exc, error_type):
-            return ErrorKind.AMBIGUOUS, reason
-    return ErrorKind.AMBIGUOUS, "network_error"
 
 
 def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:

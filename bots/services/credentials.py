@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -31,7 +30,7 @@ class CredentialCheck:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def bot_credentials_check(*, bot: Bot, transport: httpx.BaseTransport | None = None) -> CredentialCheck:
+def bot_credentials_check(*, bot: Bot) -> CredentialCheck:
     """Ask the bot's CTS whether it accepts the bot's credentials, the way outbound calls will use them.
 
     v1 asks the token endpoint for a token; v2 signs a JWT and lists the bot's chats. BotX and network
@@ -42,7 +41,7 @@ def bot_credentials_check(*, bot: Bot, transport: httpx.BaseTransport | None = N
     detail: dict[str, Any] = {"auth_mode": cts.auth_mode, "base_url": credentials.base_url}
     timeout = float(settings.BOTX_HTTP_TIMEOUT_SECONDS)
     try:
-        with BotxClient(credentials, timeout=timeout, transport=transport) as client:
+        with BotxClient(credentials, timeout=timeout) as client:
             if cts.auth_mode == AUTH_V1:
                 # Asked directly, not through the token cache: a cached token would prove nothing.
                 client.get_token()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 
+import httpx
 import pytest
 
 from bots.botx.errors import BotxError
@@ -139,8 +140,8 @@ def test_a_bad_body_is_answered_400_with_the_field_named(client, receiver, body,
 
 
 def test_a_body_that_is_not_json_is_answered_400(client):
-    answer = client._http.post(
-        DIRECT,
+    answer = httpx.post(
+        client.credentials.base_url + DIRECT,
         content=b"{not json",
         headers={"Authorization": f"Bearer {_jwt(client)}", "Content-Type": "application/json"},
     )
