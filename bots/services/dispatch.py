@@ -28,7 +28,7 @@ from bots.models import Bot, InboundEvent
 from bots.services import delivery, wake
 from bots.services.access import access_check
 from bots.services.bot_rows import bots_read
-from bots.services.handler_context import context_build, handler_run
+from bots.services.handler_context import context_build, handler_run, savepoint_when_used
 from bots.services.ingress import command_parse, not_served_message
 from bots.services.outbox import (
     OutgoingPayloadError,
@@ -291,7 +291,7 @@ def _process(event: InboundEvent, outbox: list[PendingMessage]) -> str:
         started = time.monotonic()
         try:
             # A savepoint: a failing handler leaves nothing half-sent, the failure itself is recorded.
-            with transaction.atomic():
+            with savepoint_when_used():
                 handler_run(handler, context)
                 sent = _build(event, bot, context.outgoing, created_by=f"handler: {bot.handler}")
         except Exception as exc:
