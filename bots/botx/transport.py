@@ -142,23 +142,18 @@ class HttpConnections:
             connection.request(method, target, body=body, headers=headers)
         except (ValueError, http.client.InvalidURL) as exc:
             # Refused by http.client before a byte was written (a header value with a line break, say).
-            self._discard(connection)
-            raise TransportError(ErrorKind.PERMANENT, "invalid_request", str(exc)) from exc
+            raise self._failed(connection, ErrorKind.PERMANENT, "invalid_request", exc) from exc
         except TimeoutError as exc:
-            self._discard(connection)
-            raise TransportError(ErrorKind.AMBIGUOUS, "write_timeout", str(exc) or "write timed out") from exc
+            raise self._failed(connection, ErrorKind.AMBIGUOUS, "write_timeout", exc) from exc
         except (OSError, http.client.HTTPException) as exc:
-            self._discard(connection)
-            raise TransportError(ErrorKind.AMBIGUOUS, "connection_lost", str(exc) or type(exc).__name__) from exc
+            raise self._failed(connection, ErrorKind.AMBIGUOUS, "connection_lost", exc) from exc
         try:
             response = connection.getresponse()
             content = response.read()
         except TimeoutError as exc:
-            self._discard(connection)
-            raise TransportError(ErrorKind.AMBIGUOUS, "read_timeout", str(exc) or "read timed out") from exc
+            raise self._failed(connection, ErrorKind.AMBIGUOUS, "read_timeout", exc) from exc
         except (OSError, http.client.HTTPException) as exc:
-            self._discard(connection)
-            raise TransportError(ErrorKind.AMBIGUOUS, "connection_lost", str(exc) or type(exc).__name__) from exc
+            raise self._failed(connection, ErrorKind.AMBIGUOUS, "connection_lost", exc) from exc
         return HttpResponse(response.status, response.reason, response.headers, content)
 
     def close(self) -> None:
@@ -181,12 +176,10 @@ class HttpConnections:
             try:
                 connection.connect()
             except TimeoutError as exc:
-                self._discard(connection)
-                raise TransportError(ErrorKind.TRANSIENT, "connect_timeout", str(exc) or "connect timed out") from exc
+                raise self._failed(connection, ErrorKind.TRANSIENT, "connect_timeout", exc) from exc
             except OSError as exc:
-                self._discard(connection)
                 reason = "proxy_error" if self.proxy is not None and "Tunnel" in str(exc) else "connect_failed"
-                raise TransportError(ErrorKind.TRANSIENT, reason, str(exc) or type(exc).__name__) from exc
+                raise self._failed(connection, ErrorKind.TRANSIENT, reason, exc) from exc
             assert connection.sock is not None
             connection.sock.settimeout(self.timeout)
         return connection
@@ -207,11 +200,15 @@ class HttpConnections:
             self._open.add(connection)
         return connection
 
-    def _discard(self, connection: http.client.HTTPConnection) -> None:
+    def _failed(
+        self, connection: http.client.HTTPConnection, kind: ErrorKind, reason: str, exc: BaseException
+    ) -> TransportError:
+        """The error to raise for ``exc``; the connection, in an unknown state now, is closed."""
         connection.close()
         self._local.connection = None
         with self._lock:
             self._open.discard(connection)
+        return TransportError(kind, reason, str(exc) or type(exc).__name__)
 
 
 def _dropped(sock: socket.socket) -> bool:
