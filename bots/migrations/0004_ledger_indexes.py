@@ -3,13 +3,34 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from bots.migrations._operations import AddIndexWithoutLocking
+
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY runs outside a transaction
+
     dependencies = [
         ("bots", "0003_handler_state"),
     ]
 
     operations = [
+        # The new indexes first, built without blocking writes; then the ones they replace go.
+        AddIndexWithoutLocking(
+            model_name="callbackreceipt",
+            index=models.Index(fields=["sync_id", "bot"], name="callback_sync_idx"),
+        ),
+        AddIndexWithoutLocking(
+            model_name="inboundevent",
+            index=models.Index(
+                condition=models.Q(("endpoint", "command"), ("status", "received")),
+                fields=["id"],
+                name="inbound_queue_idx",
+            ),
+        ),
+        AddIndexWithoutLocking(
+            model_name="outboundmessage",
+            index=models.Index(fields=["sync_id", "bot"], name="outbound_sync_idx"),
+        ),
         migrations.AlterField(
             model_name="callbackreceipt",
             name="sync_id",
@@ -49,21 +70,5 @@ class Migration(migrations.Migration):
             model_name="outboundmessage",
             name="sync_id",
             field=models.UUIDField(blank=True, null=True, verbose_name="sync ID"),
-        ),
-        migrations.AddIndex(
-            model_name="callbackreceipt",
-            index=models.Index(fields=["sync_id", "bot"], name="callback_sync_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="inboundevent",
-            index=models.Index(
-                condition=models.Q(("endpoint", "command"), ("status", "received")),
-                fields=["id"],
-                name="inbound_queue_idx",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="outboundmessage",
-            index=models.Index(fields=["sync_id", "bot"], name="outbound_sync_idx"),
         ),
     ]

@@ -1,0 +1,34 @@
+"""Migration operations of the portal's own (a leading underscore: Django does not load it as a migration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import migrations
+
+
+class AddIndexWithoutLocking(migrations.AddIndex):
+    """``AddIndex`` that builds the index on PostgreSQL without blocking writes (``CREATE INDEX
+    CONCURRENTLY``), and as usual elsewhere. Its migration must set ``atomic = False``.
+
+    For the ledger's tables: a plain ``CREATE INDEX`` blocks writes for as long as the build takes, and
+    on a ledger of millions of rows every request BotX sends would wait that long.
+    """
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.add_index(model, self.index, concurrently=True)
+        else:
+            schema_editor.add_index(model, self.index)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.remove_index(model, self.index, concurrently=True)
+        else:
+            schema_editor.remove_index(model, self.index)
