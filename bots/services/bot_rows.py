@@ -17,10 +17,10 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import Model
 
 from bots.models import Bot, ChatRule, CommandRule, CtsServer
-from bots.services.rows import Columns, columns_of, rows_select
+from bots.services.rows import Columns, column_sql, columns_of, rows_select
 
 RULES: tuple[tuple[type[Model], str], ...] = ((ChatRule, "chat_rules"), (CommandRule, "command_rules"))
 
@@ -70,23 +70,18 @@ def _read_statement(connection: BaseDatabaseWrapper, count: int, rules: bool) ->
     read = _reads.get(key)
     if read is None:
         quote = connection.ops.quote_name
-
-        def column(model: type[Model], name: str) -> str:
-            field = model._meta.get_field(name)
-            assert isinstance(field, Field)
-            return str(quote(field.column))
-
         bot, cts = columns_of(Bot, connection), columns_of(CtsServer, connection)
         # Names from the models' metadata; every value is a parameter.
-        bot_pk = column(Bot, "id")
+        bot_pk = column_sql(connection, Bot, "id")
         flags = [
-            f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} r WHERE r.{column(model, 'bot')} = b.{bot_pk})"  # noqa: S608
+            f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} r "  # noqa: S608
+            f"WHERE r.{column_sql(connection, model, 'bot')} = b.{bot_pk})"
             for model, _name in RULES
         ]
         sql = (
             f"SELECT {', '.join([bot.sql(connection, 'b'), cts.sql(connection, 'c'), *(flags if rules else [])])} "  # noqa: S608
             f"FROM {quote(Bot._meta.db_table)} b INNER JOIN {quote(CtsServer._meta.db_table)} c "
-            f"ON c.{column(CtsServer, 'id')} = b.{column(Bot, 'cts')} "
+            f"ON c.{column_sql(connection, CtsServer, 'id')} = b.{column_sql(connection, Bot, 'cts')} "
             f"WHERE b.{bot_pk} IN ({', '.join(['%s'] * count)})"
         )
         if len(_reads) >= _READS_KEPT:

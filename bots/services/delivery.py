@@ -41,6 +41,7 @@ from bots.services.rows import (
     Columns,
     Insert,
     Update,
+    column_sql,
     columns_of,
     row_first,
     rows_insert,
@@ -204,12 +205,10 @@ def _claim_rows(message_ids: list[int], now: dt.datetime) -> list[OutboundMessag
 
 
 def _claim_rows_sql(connection: Any, count: int) -> tuple[str, Columns]:
-    quote = connection.ops.quote_name
-    meta = OutboundMessage._meta
-    table = quote(meta.db_table)
+    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        return column_sql(connection, OutboundMessage, name)
 
     pk, bot, chat, status = column("id"), column("bot"), column("chat_id"), column("status")
     lock = ""

@@ -401,7 +401,7 @@ def _select_build(
     if tests:
         sql += f" WHERE {' AND '.join(tests)}"
     if order_by:
-        column = quote(_column(model, order_by.lstrip("-")).column)
+        column = column_sql(connection, model, order_by.lstrip("-"))
         sql += f" ORDER BY {column} {'DESC' if order_by.startswith('-') else 'ASC'}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
@@ -410,6 +410,11 @@ def _select_build(
         if lock == "skip" and connection.features.has_select_for_update_skip_locked:
             sql += " SKIP LOCKED"
     return _Select(sql, conditions, columns)
+
+
+def column_sql(connection: BaseDatabaseWrapper, model: type[Model], name: str) -> str:
+    """The quoted column of ``model``'s field ``name``, for a statement built from the model's metadata."""
+    return str(connection.ops.quote_name(_column(model, name).column))
 
 
 def _column(model: type[Model], name: str) -> Field[Any, Any]:
