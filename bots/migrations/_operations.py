@@ -19,16 +19,15 @@ class AddIndexWithoutLocking(migrations.AddIndex):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.add_index(model, self.index, concurrently=True)
-        else:
-            schema_editor.add_index(model, self.index)
+        schema_editor.add_index(model, self.index, **_without_locking(schema_editor))
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
         model = from_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.remove_index(model, self.index, concurrently=True)
-        else:
-            schema_editor.remove_index(model, self.index)
+        schema_editor.remove_index(model, self.index, **_without_locking(schema_editor))
+
+
+def _without_locking(schema_editor: Any) -> dict[str, bool]:
+    """The schema editor's option for an index change that does not block writes: PostgreSQL's alone."""
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
