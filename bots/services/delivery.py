@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -33,28 +33,22 @@ from bots.botx.outgoing import (
     parse_message_status,
     sync_id_from_result,
 )
-from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage, SendSlot
-from bots.services.bot_rows import bots_read
+from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage
 from bots.services.botx_clients import client_for
 from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change, status_change_writes
 from bots.services.rows import (
-    Columns,
     Insert,
     Update,
-    column_sql,
-    columns_of,
     row_first,
     rows_insert,
     rows_select,
-    rows_update,
     rows_write,
 )
+from bots.services.send_claims import claim_many
 
 logger = logging.getLogger(__name__)
 Status = OutboundMessage.Status
 
-# A wait for the rate limit shorter than this is slept in the worker; a longer one is rescheduled.
-INLINE_WAIT_SECONDS = 1.0
 REQUEST_BODY_PREVIEW = 2_000  # characters of a file's data kept in the attempt log
 
 
@@ -132,132 +126,9 @@ def messages_deliver(
     return results
 
 
-@dataclass(frozen=True)
-class _Slots:
-    """A bot's send slots taken for a chunk (``_reserve_slots``), and when (``time.monotonic()``)."""
-
-    waits: list[float]
-    later: float
-    reserved_at: float
-
-
-def _claim_many(
-    message_ids: list[int], known: Mapping[int, Bot] | None = None
-) -> tuple[list[OutboundMessage], dict[int, _Slots]]:
-    """Claim the rows (``_claim_rows``) in one transaction; returns those this worker won, in id order,
-    and the send slots taken for them in the same transaction, by bot."""
-    now = timezone.now()
-    with transaction.atomic():
-        won = _claim_rows(message_ids, now)
-        if not won:
-            return won, {}
-        # Each bot (with its CTS) read once for the chunk rather than joined to every row, unless known.
-        wanted = {m.bot_id for m in won if m.bot_id is not None}
-        bots = {pk: bot for pk, bot in (known or {}).items() if pk in wanted}
-        bots.update(bots_read(wanted - bots.keys()))
-        counts: dict[int, int] = {}
-        for message in won:
-            if message.bot_id is not None:
-                message.bot = bots.get(message.bot_id)  # None (the bot deleted) also clears bot_id
-                if message.bot is not None:
-                    counts[message.bot.pk] = counts.get(message.bot.pk, 0) + 1
-        slots = {}
-        # In the order of the bots' keys, so that two workers taking the slots of the same bots
-        # cannot wait for each other.
-        for bot_pk in sorted(counts):
-            reserved_at = time.monotonic()
-            waits, later = _reserve_slots(bots[bot_pk], counts[bot_pk])
-            slots[bot_pk] = _Slots(waits, later, reserved_at)
-    return won, slots
-
-
-_claims: dict[tuple[str, int], tuple[str, Columns]] = {}
-
-
-def _claim_rows(message_ids: list[int], now: dt.datetime) -> list[OutboundMessage]:
-    """Move the due ``message_ids`` from pending to sending, skipping a row another worker holds and a
-    row with an earlier message of its chat still open; return the rows moved, in id order.
-
-    One statement, built once per chunk size: the ORM's ``select_for_update(skip_locked=True)`` with
-    the ``earlier_open_in_chat`` test, then an ``update()``, compiled both every time, cost a chunk
-    more CPU than its BotX calls.
-    """
-    connection = connections[router.db_for_write(OutboundMessage)]
-    key = (connection.alias, len(message_ids))
-    if key not in _claims:
-        _claims[key] = _claim_rows_sql(connection, len(message_ids))
-    sql, columns = _claims[key]
-    status = OutboundMessage._meta.get_field("status")
-    at = OutboundMessage._meta.get_field("sent_at")
-    params: list[Any] = [
-        status.get_db_prep_value(Status.SENDING, connection),
-        at.get_db_prep_value(now, connection),
-        *message_ids,
-        status.get_db_prep_value(Status.PENDING, connection),
-        at.get_db_prep_value(now, connection),
-        *(status.get_db_prep_value(open_status, connection) for open_status in OutboundMessage.OPEN_STATUSES),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        won: list[OutboundMessage] = columns.instances(OutboundMessage, connection, cursor.fetchall())
-    won.sort(key=lambda message: message.pk)
-    return won
-
-
-def _claim_rows_sql(connection: Any, count: int) -> tuple[str, Columns]:
-    table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-
-    def column(name: str) -> str:
-        return column_sql(connection, OutboundMessage, name)
-
-    pk, bot, chat, status = column("id"), column("bot"), column("chat_id"), column("status")
-    lock = ""
-    if connection.features.has_select_for_update_skip_locked:
-        lock = " FOR UPDATE SKIP LOCKED"
-    elif connection.features.has_select_for_update:
-        lock = " FOR UPDATE"
-    opened = ", ".join(["%s"] * len(OutboundMessage.OPEN_STATUSES))
-    columns = columns_of(OutboundMessage, connection)
-    # Names from the model's metadata; every value is a parameter.
-    sql = (
-        f"UPDATE {table} SET {status} = %s, {column('attempts')} = {column('attempts')} + 1, "  # noqa: S608
-        f"{column('sent_at')} = %s WHERE {pk} IN ("
-        f"SELECT m.{pk} FROM {table} m WHERE m.{pk} IN ({', '.join(['%s'] * count)}) AND m.{status} = %s "
-        f"AND m.{column('next_attempt_at')} <= %s AND NOT EXISTS (SELECT 1 FROM {table} e "
-        f"WHERE e.{bot} = m.{bot} AND e.{chat} = m.{chat} AND e.{pk} < m.{pk} AND e.{status} IN ({opened})) "
-        f"ORDER BY m.{pk}{lock}) RETURNING {columns.sql(connection)}"
-    )
-    return sql, columns
-
-
-def _slot_locked(bot: Bot) -> SendSlot:
-    """The bot's send slot, locked until the end of the caller's transaction (made on first use)."""
-    slot = row_first(SendSlot, fields=("bot", "next_at"), where={"bot": bot.pk}, for_update=True)
-    if slot is None:
-        slot, _ = SendSlot.objects.select_for_update().get_or_create(bot=bot)
-    return slot
-
-
-def _reserve_slots(bot: Bot, count: int) -> tuple[list[float], float]:
-    """Take up to ``count`` of the bot's next send slots: the waits of those within INLINE_WAIT_SECONDS, and
-    how far away the next free slot is (for the rest). The caller holds a transaction (the claim's)."""
-    interval = dt.timedelta(seconds=1 / max(bot.rate_limit, 1))
-    waits: list[float] = []
-    slot = _slot_locked(bot)
-    now = timezone.now()
-    at = max(slot.next_at, now)
-    while len(waits) < count and (at - now).total_seconds() <= INLINE_WAIT_SECONDS:
-        waits.append((at - now).total_seconds())
-        at += interval
-    if waits:
-        slot.next_at = at
-        rows_update([slot], ["next_at"])
-    return waits, (at - now).total_seconds()
-
-
 def _deliver_chunk(message_ids: list[int], bots: Mapping[int, Bot] | None = None) -> list[DeliveryResult]:
     results: list[DeliveryResult] = []
-    claimed, slots = _claim_many(message_ids, bots)
+    claimed, slots = claim_many(message_ids, bots)
     by_bot: dict[int | None, list[OutboundMessage]] = {}
     for message in claimed:
         by_bot.setdefault(message.bot_id, []).append(message)
@@ -347,10 +218,10 @@ def _send_pool() -> ThreadPoolExecutor:
 
 
 def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
-    """``_accepted`` for several messages of one bot, in one transaction with their attempt rows.
+    """``_accepted`` for several messages of one bot, with their attempt rows, in one statement.
 
     A callback BotX sent before its send's answer got here (the usual order on a fast BotX) is
-    already stored, unmatched: it is applied in the same transaction, the message going straight on
+    already stored, unmatched: it is applied in the same statement, the message going straight on
     to delivered (or failed) with both steps in its history.
     """
     results = []
@@ -358,59 +229,59 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
     now = timezone.now()
     answered = [(send, sync_id_from_result(send.message.method, send.result)) for send in sends]
     sync_ids = [sync_id for _send, sync_id in answered if sync_id]
-    with transaction.atomic():
-        early: dict[str, list[CallbackReceipt]] = {}
-        for receipt in _unmatched(bot, sync_ids):
-            early.setdefault(str(receipt.sync_id), []).append(receipt)
-        changed: dict[tuple[str, ...], list[OutboundMessage]] = {}
-        matched: list[CallbackReceipt] = []
-        joined: list[InboundEvent] = []
-        for send, sync_id in answered:
-            message = send.message
-            status: str = Status.SENT if send.request.expects_callback and sync_id else Status.DELIVERED
-            fields: dict[str, Any] = {
-                "status": status,
-                "result": send.result,
-                "sync_id": uuid.UUID(sync_id) if sync_id else None,
-                "error_kind": "",
-                "error_reason": "",
-                "error_detail": "",
-            }
-            history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
-            receipts = early.get(sync_id or "", [])
-            if receipts and status == Status.SENT:
-                first = receipts[0]
-                fields.update(_callback_outcome(first))
-                history.append(
-                    MessageEvent(message=message, status=fields["status"], note=_callback_note(first), at=now)
-                )
-            if fields["status"] in FINAL_STATUSES:
-                fields["finished_at"] = now
-            for name, value in fields.items():
-                setattr(message, name, value)
-            changed.setdefault(tuple(sorted(fields)), []).append(message)
-            for receipt in receipts:
-                receipt.message, receipt.matched_at = message, now
-                matched.append(receipt)
-                joined.append(InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id))
-            results.append(DeliveryResult(message.pk, message.status))
-        # Only this worker moves a message out of sending (a callback needs the sync ID stored
-        # here; the sweeper waits far longer than any send): no lock to take first. One write of
-        # the messages per set of changed fields (usually one), the early callbacks matched, their
-        # requests joining the conversation turns of the messages they answer, and the history.
-        rows_write(
-            *(Update(messages, names) for names, messages in changed.items()),
-            Update(matched, ["message", "matched_at"]),
-            Update(joined, ["correlation_id"]),
-            Insert(history),
-            Insert([send.attempt for send in sends if send.attempt is not None]),
-        )
-        _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
-    late = [sync_id for sync_id in sync_ids if sync_id not in early]
+    early: dict[str, list[CallbackReceipt]] = {}
+    for receipt in _unmatched(bot, sync_ids):
+        early.setdefault(str(receipt.sync_id), []).append(receipt)
+    changed: dict[tuple[str, ...], list[OutboundMessage]] = {}
+    matched: list[CallbackReceipt] = []
+    joined: list[InboundEvent] = []
+    for send, sync_id in answered:
+        message = send.message
+        status: str = Status.SENT if send.request.expects_callback and sync_id else Status.DELIVERED
+        fields: dict[str, Any] = {
+            "status": status,
+            "result": send.result,
+            "sync_id": uuid.UUID(sync_id) if sync_id else None,
+            "error_kind": "",
+            "error_reason": "",
+            "error_detail": "",
+        }
+        history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
+        receipts = early.get(sync_id or "", [])
+        if receipts and status == Status.SENT:
+            first = receipts[0]
+            fields.update(_callback_outcome(first))
+            history.append(MessageEvent(message=message, status=fields["status"], note=_callback_note(first), at=now))
+        if fields["status"] in FINAL_STATUSES:
+            fields["finished_at"] = now
+        for name, value in fields.items():
+            setattr(message, name, value)
+        changed.setdefault(tuple(sorted(fields)), []).append(message)
+        for receipt in receipts:
+            receipt.message, receipt.matched_at = message, now
+            matched.append(receipt)
+            joined.append(InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id))
+        results.append(DeliveryResult(message.pk, message.status))
+    # Only this worker moves a message out of sending (a callback needs the sync ID stored
+    # here; the sweeper waits far longer than any send): no lock to take first, and no
+    # transaction, as the writes are one statement. One write of the messages per set of changed
+    # fields (usually one), the early callbacks matched, their requests joining the conversation
+    # turns of the messages they answer, and the history.
+    rows_write(
+        *(Update(messages, names) for names, messages in changed.items()),
+        Update(matched, ["message", "matched_at"]),
+        Update(joined, ["correlation_id"]),
+        Insert(history),
+        Insert([send.attempt for send in sends if send.attempt is not None]),
+    )
+    _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
+    late = {sync_id: send.message for send, sync_id in answered if sync_id and sync_id not in early}
     if late:
-        # A callback committed while this ran is seen now, or it saw the sync IDs committed above.
-        for receipt in _unmatched(bot, late):
-            callback_match(receipt)
+        # A callback committed while this ran is seen now, or it saw the sync IDs committed above. Its
+        # message is at hand, just written: settled by a checked write, or if changed, under its lock.
+        for receipt in _unmatched(bot, list(late)):
+            if not callback_apply(receipt, late[str(receipt.sync_id)], checked=True):
+                callback_settle_locked(receipt)
     return results
 
 
@@ -530,8 +401,9 @@ def _next_in_chat(message: OutboundMessage) -> None:
 CALLBACK_TARGET_FIELDS = ("id", "correlation_id", "status")
 
 
-def callback_target(bot_pk: int, sync_id: uuid.UUID) -> OutboundMessage | None:
-    """The message a callback with ``sync_id`` answers, locked (the caller is in a transaction), or None.
+def callback_target(bot_pk: int, sync_id: uuid.UUID, *, lock: bool = True) -> OutboundMessage | None:
+    """The message a callback with ``sync_id`` answers, or None; locked (the caller is in a
+    transaction) unless ``lock`` is False.
 
     Loaded with ``CALLBACK_TARGET_FIELDS`` only, the others deferred: a statement built once, as this
     runs for every callback (bots/services/rows.py)."""
@@ -540,19 +412,21 @@ def callback_target(bot_pk: int, sync_id: uuid.UUID) -> OutboundMessage | None:
         fields=CALLBACK_TARGET_FIELDS,
         where={"sync_id": sync_id, "bot_id": bot_pk},
         order_by="-id",
-        for_update=True,
+        for_update=lock,
     )
 
 
-def callback_apply(receipt: CallbackReceipt, message: OutboundMessage) -> None:
-    """Record a BotX callback on its message (the caller holds the message row)."""
+def callback_apply(receipt: CallbackReceipt, message: OutboundMessage, *, checked: bool = False) -> bool:
+    """Record a BotX callback on its message: the caller holds the message row, or with ``checked``
+    the message's status is checked at the write (``callback_settling_checked``). False if it had changed:
+    the receipt is matched all the same, the message left for the caller to settle under its lock."""
     receipt.message = message
     receipt.matched_at = timezone.now()
-    rows_write(
+    return rows_write(
         Update([receipt], ["message", "matched_at"]),
         # The callback's request joins the conversation turn of the message it answers.
         Update([InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id)], ["correlation_id"]),
-        *_settling(receipt, message),
+        *(callback_settling_checked(receipt, message) if checked else _settling(receipt, message)),
     )
 
 
@@ -561,8 +435,44 @@ def callback_settle(receipt: CallbackReceipt, message: OutboundMessage) -> None:
     rows_write(*_settling(receipt, message))
 
 
+def callback_settle_locked(receipt: CallbackReceipt) -> None:
+    """``callback_settle`` for a matched receipt whose checked write found its message changed since it
+    was read. Usually the same callback, matched on the other side meanwhile, has settled it (a plain
+    read tells); otherwise it is settled under its lock."""
+    found = row_first(OutboundMessage, fields=("status",), where={"id": receipt.message_id})
+    if found is None or found.status not in _SETTLED_BY_CALLBACK:
+        return
+    with transaction.atomic():
+        message = row_first(
+            OutboundMessage, fields=CALLBACK_TARGET_FIELDS, where={"id": receipt.message_id}, for_update=True
+        )
+        if message is not None:
+            callback_settle(receipt, message)
+
+
+def callback_settling_checked(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update | Insert]:
+    """``_settling`` for a message read without a lock: its new status is written only if it still has
+    the status it was read with, and its history row only then (``rows_write`` says whether it had).
+
+    A callback is then one read and one statement, not a transaction of four; a message changed in
+    between (a repeated callback, an operator's action) is rare, and is settled again under its lock.
+    """
+    seen = message.status
+    writes = _settling(receipt, message)
+    if not writes:
+        return []
+    update, history = writes
+    assert isinstance(update, Update) and isinstance(history, Insert)
+    checked = Update(update.rows, update.fields, only_if=("status", seen))
+    return [checked, Insert(history.rows, after=checked)]
+
+
+# The statuses a callback settles; any other means the message is settled already.
+_SETTLED_BY_CALLBACK = frozenset({Status.SENT, Status.SENDING, Status.UNKNOWN})
+
+
 def _settling(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update | Insert]:
-    if message.status not in {Status.SENT, Status.SENDING, Status.UNKNOWN}:
+    if message.status not in _SETTLED_BY_CALLBACK:
         return []  # already settled (a repeated callback); the receipt is kept, the status stays
     outcome = _callback_outcome(receipt)
     status = outcome.pop("status")
@@ -593,13 +503,14 @@ def callback_match_after_commit(receipt: CallbackReceipt) -> None:
     The worker looks for callbacks once it has committed a sync ID (``_accepted_many``), and the Bot
     API looks for the message once it has committed the callback: whichever commits second sees the
     other. Without this second look, a pair that crossed waited for the sweeper (in bench/traffic.py
-    at 200 commands/s, a quarter of the callbacks, their messages shown as sent for seconds).
+    at 200 commands/s, a quarter of the callbacks, their messages shown as sent for seconds). The
+    message found is settled by a checked write, or, changed meanwhile, under its lock.
     """
     if receipt.bot_id is None:
         return
-    known = row_first(OutboundMessage, fields=("id",), where={"sync_id": receipt.sync_id, "bot_id": receipt.bot_id})
-    if known is not None:
-        callback_match(receipt)
+    message = callback_target(receipt.bot_id, receipt.sync_id, lock=False)
+    if message is not None and not callback_apply(receipt, message, checked=True):
+        callback_settle_locked(receipt)
 
 
 # --- operator actions ------------------------------------------------------------------------------

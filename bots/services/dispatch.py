@@ -37,7 +37,7 @@ from bots.services.outbox import (
     message_build,
     messages_insert,
 )
-from bots.services.rows import rows_select, rows_update
+from bots.services.rows import Update, rows_select
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -184,8 +184,11 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
                     continue
                 done.append((event, outbox))
             try:
-                messages_insert([pending for _event, outbox in done for pending in outbox])
-                rows_update([event for event, _outbox in done], DRAIN_FIELDS)
+                # The events' statuses in the outbox's last statement: usually one for the whole batch.
+                messages_insert(
+                    [pending for _event, outbox in done for pending in outbox],
+                    also=[Update([event for event, _outbox in done], DRAIN_FIELDS)],
+                )
             except DatabaseError as exc:
                 raise _BatchRefused from exc
     except _BatchRefused:

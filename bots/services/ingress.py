@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -380,7 +380,12 @@ def status_answer(request: BotxHttpRequest) -> Answer:
 def callback_receive(request: BotxHttpRequest) -> Answer:
     """Record a BotX callback and match it to its outbound message (now, or once its sync ID is known)."""
     from bots.models import OutboundMessage
-    from bots.services.delivery import callback_match_after_commit, callback_settle, callback_target
+    from bots.services.delivery import (
+        callback_match_after_commit,
+        callback_settle_locked,
+        callback_settling_checked,
+        callback_target,
+    )
 
     event = event_new(request)
 
@@ -409,34 +414,34 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
         answer = Answer(202, responses.accepted())
         event.http_status = answer.status
         event.status = Status.ANSWERED
-        with transaction.atomic():
-            # The message is locked first: a worker storing its sync ID right now is waited for.
-            message = callback_target(bot.pk, callback.sync_id)
-            if message is not None:
-                # The callback's request joins the conversation turn of the message it answers.
-                event.correlation_id = message.correlation_id
-            receipt = CallbackReceipt(
-                bot=bot,
-                sync_id=callback.sync_id,
-                ok=callback.ok,
-                reason=reason[:128],
-                errors=scrub(list(callback.errors)),
-                error_data=scrub(dict(callback.error_data)),
-                message=message,
-                matched_at=timezone.now() if message is not None else None,
-            )
-            # The request and its receipt in one statement: every message sent brings a callback.
-            rows.rows_insert_linked(event, receipt, link="inbound")
-            if message is not None:
-                callback_settle(receipt, message)
-        if message is None:
-            # The callback came before the worker stored the send's sync ID: the worker matches it when
-            # it does (delivery._accepted_many), or, had the two crossed, this second look does.
-            try:
-                callback_match_after_commit(receipt)
-            except DatabaseError:
-                # Stored and answered all the same: the sweeper matches it.
-                logger.warning("matching callback %s after its commit failed", callback.sync_id, exc_info=True)
+        # Read without a lock and settled by a checked write: a matched callback is two statements.
+        message = callback_target(bot.pk, callback.sync_id, lock=False)
+        receipt = CallbackReceipt(
+            bot=bot,
+            sync_id=callback.sync_id,
+            ok=callback.ok,
+            reason=reason[:128],
+            errors=scrub(list(callback.errors)),
+            error_data=scrub(dict(callback.error_data)),
+            message=message,
+            matched_at=timezone.now() if message is not None else None,
+        )
+        if message is not None:
+            # The callback's request joins the conversation turn of the message it answers.
+            event.correlation_id = message.correlation_id
+            # The request, its receipt and the message's new status in one statement.
+            settling = callback_settling_checked(receipt, message)
+            if not rows.rows_insert_linked(event, receipt, link="inbound", also=settling):
+                callback_settle_locked(receipt)  # the message changed after it was read
+            return answer
+        rows.rows_insert_linked(event, receipt, link="inbound")
+        # The callback came before the worker stored the send's sync ID: the worker matches it when
+        # it does (delivery._accepted_many), or, had the two crossed, this second look does.
+        try:
+            callback_match_after_commit(receipt)
+        except DatabaseError:
+            # Stored and answered all the same: the sweeper matches it.
+            logger.warning("matching callback %s after its commit failed", callback.sync_id, exc_info=True)
         return answer
 
     return handle_recorded(event, run)

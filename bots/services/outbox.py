@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -73,21 +73,23 @@ def message_build(
     )
 
 
-def messages_insert(pending: list[PendingMessage]) -> None:
+def messages_insert(pending: list[PendingMessage], *, also: Sequence[Update | Insert] = ()) -> None:
     """Write built rows in their order (ids keep each chat's order), two statements for any number (one
-    for one on PostgreSQL); a worker delivers them once this transaction commits."""
+    for one on PostgreSQL); a worker delivers them once this transaction commits. The writes ``also``
+    (``rows_write``'s) go with the last statement: a drained batch's event statuses do."""
     if not pending:
+        rows_write(*also)
         return
     if len(pending) == 1:
         # The usual answer to one command: the row and its history in one statement.
-        rows_insert_linked(pending[0].message, pending[0].event, link="message")
+        rows_insert_linked(pending[0].message, pending[0].event, link="message", also=also)
     else:
         rows_insert([item.message for item in pending])
         for item in pending:
             # The history row takes its message's id now that it has one (a new one, should an earlier
             # insert of these rows have been rolled back).
             item.event.message = item.message
-        rows_insert([item.event for item in pending])
+        rows_write(Insert([item.event for item in pending]), *also)
     for item in pending:
         deliver_after_commit(item.message.pk)
 

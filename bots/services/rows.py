@@ -12,10 +12,11 @@ rows: no signals are sent and no parents or relations are saved.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
-from django.db import connection, connections, models, router
+from django.db import connection, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
@@ -104,37 +105,57 @@ def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> int:
 
 
 def _update_sql(
-    rows: Sequence[Model], fields: Sequence[str], connection: BaseDatabaseWrapper
+    rows: Sequence[Model],
+    fields: Sequence[str],
+    connection: BaseDatabaseWrapper,
+    only_if: tuple[str, Any] | None = None,
 ) -> tuple[str, list[Any]] | None:
-    """``rows_update``'s one statement for ``rows`` and its parameters; None where it writes row by row."""
-    columns, statement = _update_statement(type(rows[0]), connection, fields)
+    """``rows_update``'s one statement for ``rows`` and its parameters; None where it writes row by row.
+    With ``only_if``, rows whose field no longer holds the value are left, and the others' keys returned."""
+    model = type(rows[0])
+    columns, statement = _update_statement(model, connection, fields)
     if statement is None:
         return None
     params: list[Any] = []
     for row in rows:
         params.extend(field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns)
     head, one_row, tail = statement
-    return head + ", ".join([one_row] * len(rows)) + tail, params
+    sql = head + ", ".join([one_row] * len(rows)) + tail
+    if only_if is not None:
+        name, value = only_if
+        table, pk = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(columns[0].column)
+        # Names from the model's metadata; the value is a parameter.
+        sql += f" AND {table}.{column_sql(connection, model, name)} = %s RETURNING {table}.{pk}"
+        params.append(_column(model, name).get_db_prep_value(value, connection))
+    return sql, params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Update:
-    """For ``rows_write``: store ``fields`` of ``rows`` (one model), as ``rows_update`` does."""
+    """For ``rows_write``: store ``fields`` of ``rows`` (one model), as ``rows_update`` does.
+
+    ``only_if``: a field and the value it was read with; only rows that still hold it are written. A
+    check at the write instead of a lock held from the read (``rows_write`` says whether it held)."""
 
     rows: Sequence[Model]
     fields: Sequence[str]
+    only_if: tuple[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Insert:
     """For ``rows_write``: insert new ``rows`` (one model) that nothing reads back by key afterwards
-    (history rows): their keys are not fetched."""
+    (history rows): their keys are not fetched. ``after``: a guarded ``Update`` of the same call; the
+    rows are inserted only if it wrote all of its rows."""
 
     rows: Sequence[Model]
+    after: Update | None = None
 
 
-def rows_write(*writes: Update | Insert) -> None:
-    """Several writes to different rows in one statement on PostgreSQL, one by one elsewhere.
+def rows_write(*writes: Update | Insert) -> bool:
+    """Several writes to different rows in one statement on PostgreSQL, one by one (in a transaction)
+    elsewhere; False if a guarded ``Update`` found a row changed (it and the inserts after it wrote
+    nothing; the other writes are made).
 
     A status change is an UPDATE and a history row, a settled callback two or three UPDATEs and one:
     each statement is a round trip and costs the client more CPU than the server, so on PostgreSQL
@@ -143,31 +164,75 @@ def rows_write(*writes: Update | Insert) -> None:
     """
     writes = tuple(write for write in writes if write.rows)
     if not writes:
-        return
+        return True
     connection = connections[router.db_for_write(type(writes[0].rows[0]))]
-    if connection.vendor != "postgresql" or len(writes) == 1:
-        for write in writes:
-            if isinstance(write, Update):
-                rows_update(write.rows, write.fields)
-            else:
-                rows_insert(write.rows)
-        return
-    parts: list[str] = []
-    params: list[Any] = []
-    for write in writes:
+    guarded = any(isinstance(write, Update) and write.only_if is not None for write in writes)
+    if connection.vendor != "postgresql" or (len(writes) == 1 and not guarded):
+        with _together(connection, len(writes) > 1):
+            return _write_one_by_one(writes, connection)
+    return bool(_write_statement(connection, writes)[0])
+
+
+def _write_statement(
+    connection: BaseDatabaseWrapper,
+    writes: Sequence[Update | Insert],
+    head: tuple[str, list[Any]] | None = None,
+    read: str = "",
+) -> tuple[Any, ...]:
+    """``rows_write``'s statement on PostgreSQL; returns whether its guards held, then what ``read``
+    selects. ``head``: a first part (``name AS (...)``) with its parameters, ``read`` may use it."""
+    guarded = [write for write in writes if isinstance(write, Update) and write.only_if is not None]
+    parts: list[str] = [head[0]] if head else []
+    params: list[Any] = list(head[1]) if head else []
+    names: dict[int, str] = {}
+    for index, write in enumerate(writes):
+        name = names[id(write)] = f"w{index}"
         if isinstance(write, Update):
-            update = _update_sql(write.rows, write.fields, connection)
+            update = _update_sql(write.rows, write.fields, connection, write.only_if)
             assert update is not None  # built for PostgreSQL
-            parts.append(update[0])
-            params.extend(update[1])
+            sql, values = update
         else:
-            parts.append(insert_sql(type(write.rows[0]), len(write.rows)))
-            for row in write.rows:
-                params.extend(row_values(row, connection))
-    *first, last = parts
-    sql = "WITH " + ", ".join(f"w{index} AS ({part})" for index, part in enumerate(first)) + " " + last
+            sql, values = _insert_values_sql(write.rows, connection)
+            if write.after is not None:
+                # Only if the update it follows wrote every row it was given.
+                sql += f" WHERE (SELECT count(*) FROM {names[id(write.after)]}) = {len(write.after.rows)}"  # noqa: S608
+        parts.append(f"{name} AS ({sql})")
+        params.extend(values)
+    # Names of the statement's own parts and counts of rows; every value is a parameter.
+    held = " AND ".join(f"(SELECT count(*) FROM {names[id(write)]}) = {len(write.rows)}" for write in guarded)  # noqa: S608
+    sql = "WITH " + ", ".join(parts) + f" SELECT {held or 'true'}{', ' + read if read else ''}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return tuple(cursor.fetchone())
+
+
+def _together(connection: BaseDatabaseWrapper, several: bool) -> AbstractContextManager[Any]:
+    """A transaction for several statements that must be made together, unless the caller's holds them."""
+    if several and not connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return nullcontext()
+
+
+def _write_one_by_one(writes: Sequence[Update | Insert], connection: BaseDatabaseWrapper) -> bool:
+    held = True
+    written: dict[int, bool] = {}
+    for write in writes:
+        if isinstance(write, Update):
+            if write.only_if is None:
+                rows_update(write.rows, write.fields)
+                continue
+            name, value = write.only_if
+            changed = [field.attname for field in _update_statement(type(write.rows[0]), connection, write.fields)[0]]
+            found = 0
+            for row in write.rows:
+                values = {attname: getattr(row, attname) for attname in changed[1:]}
+                manager = type(row)._default_manager.using(connection.alias)
+                found += manager.filter(pk=row.pk, **{name: value}).update(**values)
+            written[id(write)] = found == len(write.rows)
+            held = held and written[id(write)]
+        elif write.after is None or written.get(id(write.after)):
+            rows_insert(write.rows)
+    return held
 
 
 _Update: TypeAlias = "tuple[list[Field[Any, Any]], tuple[str, str, str] | None]"
@@ -208,37 +273,79 @@ def _update_build(model: type[Model], connection: BaseDatabaseWrapper, fields: S
     return columns, (head, placeholder, tail)
 
 
-def rows_insert_linked(parent: Model, child: Model, *, link: str) -> None:
+def _insert_values_sql(rows: Sequence[Model], connection: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
+    """An INSERT of ``rows`` (one model) as a SELECT of a typed VALUES list, which a WHERE may follow."""
+    model = type(rows[0])
+    key = (model, len(rows), f"select:{connection.alias}")
+    sql = _statements.get(key)
+    if sql is None:
+        fields = _fields(model)
+        quote = connection.ops.quote_name
+        # Typed as in _update_build: a VALUES list inside a SELECT takes no types from the columns.
+        casts = [
+            "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
+            for field in fields
+        ]
+        row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+        # Names from the model's metadata; every value is a parameter.
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+            f"SELECT * FROM (VALUES {', '.join([row] * len(rows))}) AS v"
+        )
+        _statements[key] = sql
+    params: list[Any] = []
+    for instance in rows:
+        params.extend(row_values(instance, connection))
+    return sql, params
+
+
+def rows_insert_linked(parent: Model, child: Model, *, link: str, also: Sequence[Update | Insert] = ()) -> bool:
     """``rows_insert([parent])`` then ``rows_insert([child])`` with ``child.<link>`` set to ``parent``.
 
     On PostgreSQL in one statement (the child's row takes the key the parent's INSERT returns), since
     a round trip costs more than either row's values: a callback's request and its receipt are two
-    such rows. Elsewhere, the two INSERTs.
+    such rows. Elsewhere, the two INSERTs. The writes ``also`` go with them, as ``rows_write`` makes
+    them (in the same statement), and what it returns is returned.
     """
     connection = connections[router.db_for_write(type(parent))]
     if connection.vendor != "postgresql":
-        rows_insert([parent])
-        setattr(child, link, parent)
-        rows_insert([child])
-        return
+        with _together(connection, bool(also)):
+            rows_insert([parent])
+            setattr(child, link, parent)
+            rows_insert([child])
+            return rows_write(*also)
     link_field = _column(type(child), link)
+    quote, pk = connection.ops.quote_name, type(child)._meta.pk
+    assert pk is not None
     key = (type(child), 1, f"linked:{type(parent)._meta.label}:{link}")
-    sql = _statements.get(key)
-    if sql is None:
-        sql = _linked_insert_sql(type(parent), type(child), link_field, connection.ops.quote_name)
-        _statements[key] = sql
+    parts = _linked.get(key)
+    if parts is None:
+        parts = _linked[key] = _linked_insert_parts(type(parent), type(child), link_field, quote)
     params = row_values(parent, connection) + row_values(child, connection, without=link_field)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        parent.pk, child.pk = cursor.fetchone()
+    held = True
+    also = [write for write in also if write.rows]
+    if also:
+        # The two INSERTs as the first parts of rows_write's statement, which reads their keys last.
+        head = (f"parent AS ({parts[0]}), inserted AS ({parts[1]})", params)
+        read = f"(SELECT {quote(link_field.column)} FROM inserted), (SELECT {quote(pk.column)} FROM inserted)"  # noqa: S608
+        held, parent.pk, child.pk = _write_statement(connection, also, head, read)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"WITH parent AS ({parts[0]}) {parts[1]}", params)
+            parent.pk, child.pk = cursor.fetchone()
     for row in (parent, child):
         row._state.adding, row._state.db = False, connection.alias
     setattr(child, link, parent)
+    return held
 
 
-def _linked_insert_sql(
+_linked: dict[tuple[type[Model], int, str], tuple[str, str]] = {}
+
+
+def _linked_insert_parts(
     parent: type[Model], child: type[Model], link: Field[Any, Any], quote: Callable[[str], str]
-) -> str:
+) -> tuple[str, str]:
+    """The parent's INSERT, and the child's, which takes the key of the first (named ``parent``)."""
     parent_pk, child_pk = parent._meta.pk, child._meta.pk
     assert parent_pk is not None and child_pk is not None
     fields = _fields(child)
@@ -246,9 +353,9 @@ def _linked_insert_sql(
     key = f"(SELECT {quote(parent_pk.column)} FROM parent)"  # noqa: S608
     values = ", ".join(key if f is link else "%s" for f in fields)
     return (
-        f"WITH parent AS ({insert_sql(parent, 1, f'RETURNING {quote(parent_pk.column)}')}) "  # noqa: S608
-        f"INSERT INTO {quote(child._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({values}) RETURNING {quote(link.column)}, {quote(child_pk.column)}"
+        insert_sql(parent, 1, f"RETURNING {quote(parent_pk.column)}"),
+        f"INSERT INTO {quote(child._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({values}) RETURNING {quote(link.column)}, {quote(child_pk.column)}",
     )
 
 

@@ -157,6 +157,39 @@ def test_a_callback_before_the_worker_stored_the_sync_id_is_kept_and_matched_whe
     ]
 
 
+def test_a_callback_committed_while_the_worker_stored_the_sync_id_is_matched_by_its_second_look(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback is committed after the worker looked for callbacks and before its write: the
+    worker's look after the write finds it and settles the message it has at hand, in one statement."""
+    message = sent_message(bot, status=Status.SENDING)
+    sync_id = uuid.uuid4()
+    look = delivery._unmatched
+    looks: list[list[str]] = []
+
+    def callback_committed_after_the_first_look(bot_: Bot, sync_ids: list[str]) -> list[CallbackReceipt]:
+        looks.append(sync_ids)
+        if len(looks) == 1:
+            found = look(bot_, sync_ids)
+            post_callback(bot, "callback_ok", sync_id)  # the message has no sync ID yet: stored unmatched
+            return found
+        return look(bot_, sync_ids)
+
+    monkeypatch.setattr(delivery, "_unmatched", callback_committed_after_the_first_look)
+
+    with CaptureQueriesContext(connection) as context:
+        result = accepted(bot, message, {"sync_id": str(sync_id)})
+
+    assert result.status == Status.SENT  # what the worker's write said; the second look settled it
+    assert looks == [[str(sync_id)], [str(sync_id)]]
+    receipt = CallbackReceipt.objects.get()
+    assert receipt.message_id == message.pk
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
+    assert callback_events(message) == [(Status.DELIVERED, "callback: ok")]
+    # No lock taken for it: the message read is the one the worker just wrote.
+    assert not any("FOR UPDATE" in q["sql"] for q in context.captured_queries)
+
+
 def test_a_callback_the_worker_missed_is_matched_by_the_sweepers_callback_match(bot: Bot) -> None:
     sync_id = uuid.uuid4()
     post_callback(bot, "callback_error", sync_id)
@@ -201,23 +234,26 @@ def _statements(context: CaptureQueriesContext) -> list[str]:
     return [sql.split()[0].upper() for sql in sqls if not sql.upper().startswith(("SAVEPOINT", "RELEASE"))]
 
 
+# The request, its receipt, the message's new status and its history: one statement on PostgreSQL
+# (rows_insert_linked with rows_write's writes), one each elsewhere (the status change checked).
+MATCHED = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT", "UPDATE", "INSERT"]
 # The request and its receipt: one statement on PostgreSQL (rows_insert_linked), two elsewhere.
 STORED = ["WITH"] if connection.vendor == "postgresql" else ["INSERT", "INSERT"]
-# The message's new status and its history: one statement on PostgreSQL (rows_write), two elsewhere.
-SETTLED = ["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT"]
 
 
-def test_a_matched_callback_locks_its_message_and_takes_three_statements(bot: Bot) -> None:
+def test_a_matched_callback_is_one_read_and_one_write_without_a_lock(bot: Bot) -> None:
     message = sent_message(bot)
     post_callback(bot, "callback_ok", uuid.uuid4())  # the bot cached, as in a running process
 
     with CaptureQueriesContext(connection) as context:
         post_callback(bot, "callback_ok", message.sync_id)
 
-    # The message locked and read, the request and the receipt stored, the message and its history.
-    assert _statements(context) == ["SELECT", *STORED, *SETTLED]
+    # The message read, then the request, the receipt, the message's status and its history written.
+    assert _statements(context) == ["SELECT", *MATCHED]
     lookup = next(q["sql"] for q in context.captured_queries if q["sql"].startswith("SELECT"))
-    assert lookup.rstrip().endswith("FOR UPDATE") == connection.features.has_select_for_update
+    assert "FOR UPDATE" not in lookup
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
+    assert callback_events(message) == [(Status.DELIVERED, "callback: ok")]
 
 
 def test_an_early_callback_takes_three_statements(bot: Bot) -> None:
@@ -230,6 +266,38 @@ def test_an_early_callback_takes_three_statements(bot: Bot) -> None:
     assert _statements(context) == ["SELECT", *STORED, "SELECT"]
 
 
+@pytest.mark.parametrize("meanwhile", [Status.DELIVERED, Status.UNKNOWN])
+def test_a_message_changed_between_the_callbacks_read_and_its_write_is_settled_under_its_lock(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """Another callback of the same message (delivered), or an operator's action, lands after this
+    callback read the message: the checked write leaves the message, which is then settled afresh."""
+    message = sent_message(bot)
+    lookup = delivery.callback_target
+
+    def changed_after_the_read(bot_pk: int, wanted: uuid.UUID, *, lock: bool = True) -> OutboundMessage | None:
+        found = lookup(bot_pk, wanted, lock=lock)
+        if not lock:
+            OutboundMessage.objects.filter(pk=message.pk).update(status=meanwhile)
+        return found
+
+    monkeypatch.setattr(delivery, "callback_target", changed_after_the_read)
+
+    assert post_callback(bot, "callback_error", message.sync_id).status_code == 202
+
+    receipt = CallbackReceipt.objects.get()
+    assert receipt.message_id == message.pk  # matched either way
+    stored = OutboundMessage.objects.get(pk=message.pk)
+    if meanwhile == Status.DELIVERED:
+        # Settled already: this callback is recorded and changes nothing (as a repeated one).
+        assert stored.status == Status.DELIVERED
+        assert callback_events(message) == []
+    else:
+        # Still open: settled under the lock, once.
+        assert stored.status == Status.FAILED
+        assert [status for status, _note in callback_events(message)] == [Status.FAILED]
+
+
 def test_a_callback_whose_sync_id_was_stored_while_it_was_being_stored_is_matched_at_once(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -239,11 +307,11 @@ def test_a_callback_whose_sync_id_was_stored_while_it_was_being_stored_is_matche
     lookup = delivery.callback_target
     stored: list[OutboundMessage] = []
 
-    def sync_id_stored_meanwhile(bot_pk: int, wanted: uuid.UUID) -> OutboundMessage | None:
+    def sync_id_stored_meanwhile(bot_pk: int, wanted: uuid.UUID, *, lock: bool = True) -> OutboundMessage | None:
         if not stored:
             stored.append(sent_message(bot, sync_id=sync_id))
             return None
-        return lookup(bot_pk, wanted)
+        return lookup(bot_pk, wanted, lock=lock)
 
     monkeypatch.setattr(delivery, "callback_target", sync_id_stored_meanwhile)
 

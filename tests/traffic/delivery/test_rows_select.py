@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bots.models import Bot, ChatRule, CommandRule, CtsServer, InboundEvent, OutboundMessage
-from bots.services import delivery
+from bots.services import send_claims
 from bots.services.bot_rows import bots_read
 from bots.services.rows import rows_select
 
@@ -166,7 +166,7 @@ def test_the_delivery_claim_takes_due_rows_in_order_behind_nothing_open_in_their
     now = timezone.now()
 
     with transaction.atomic():
-        won = delivery._claim_rows(ids, now)
+        won = send_claims.claim_rows(ids, now)
 
     assert [row.pk for row in won] == [row.pk for row in due]
     assert [(row.status, row.attempts, row.sent_at) for row in won] == [
@@ -178,7 +178,7 @@ def test_the_delivery_claim_takes_due_rows_in_order_behind_nothing_open_in_their
         for field in OutboundMessage._meta.concrete_fields:
             assert getattr(row, field.attname) == getattr(stored, field.attname), field.name
     assert OutboundMessage.objects.get(pk=behind.pk).status == Status.PENDING
-    assert delivery._claim_rows([row.pk for row in due], now) == []  # no longer pending
+    assert send_claims.claim_rows([row.pk for row in due], now) == []  # no longer pending
 
 
 def test_a_chunk_claim_uses_the_bots_it_is_lent_and_reads_only_the_others(
@@ -188,7 +188,7 @@ def test_a_chunk_claim_uses_the_bots_it_is_lent_and_reads_only_the_others(
     mine, theirs = outbox_row(bot), outbox_row(other)
 
     with CaptureQueriesContext(connection) as context, transaction.atomic():
-        won, slots = delivery._claim_many([mine.pk, theirs.pk], {bot.pk: bot})
+        won, slots = send_claims.claim_many([mine.pk, theirs.pk], {bot.pk: bot})
 
     assert [message.bot for message in won] == [bot, other]
     assert won[0].bot is bot and set(slots) == {bot.pk, other.pk}

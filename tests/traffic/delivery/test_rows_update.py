@@ -139,3 +139,25 @@ def test_rows_write_of_nothing_is_no_statement(bot: Bot) -> None:
     with CaptureQueriesContext(connection) as queries:
         rows_write(Update([], ["status"]), Insert([]))
     assert queries.captured_queries == []
+
+
+def test_a_checked_update_writes_only_rows_that_still_hold_the_value_read_and_its_inserts_only_then(bot: Bot) -> None:
+    held, changed, other = outbox_rows(bot, 3)
+    OutboundMessage.objects.filter(pk=changed.pk).update(status="delivered")  # after it was read as pending
+    for message in (held, changed):
+        message.status = "sent"
+
+    def write(message: OutboundMessage, note: str) -> bool:
+        checked = Update([message], ["status"], only_if=("status", "pending"))
+        history = MessageEvent(message=message, status="sent", note=note)
+        other.text = note
+        return rows_write(checked, Insert([history], after=checked), Update([other], ["text"]))
+
+    assert write(held, "held") is True
+    assert write(changed, "changed") is False
+
+    stored = dict(OutboundMessage.objects.filter(pk__in=[held.pk, changed.pk]).values_list("pk", "status"))
+    assert stored == {held.pk: "sent", changed.pk: "delivered"}
+    assert list(MessageEvent.objects.filter(message__bot=bot).values_list("message_id", "note")) == [(held.pk, "held")]
+    # A write not checked is made either way.
+    assert OutboundMessage.objects.get(pk=other.pk).text == "changed"
