@@ -145,8 +145,8 @@ class Update:
 @dataclass(frozen=True, eq=False)
 class Insert:
     """For ``rows_write``: insert new ``rows`` (one model) that nothing reads back by key afterwards
-    (history rows): their keys are not fetched. ``after``: a guarded ``Update`` of the same call; the
-    rows are inserted only if it wrote all of its rows."""
+    (history rows): their keys are not fetched. ``after``: a guarded ``Update`` (``only_if``) of the
+    same call; the rows are inserted only if it wrote all of its rows."""
 
     rows: Sequence[Model]
     after: Update | None = None
@@ -222,11 +222,12 @@ def _write_one_by_one(writes: Sequence[Update | Insert], connection: BaseDatabas
                 rows_update(write.rows, write.fields)
                 continue
             name, value = write.only_if
-            changed = [field.attname for field in _update_statement(type(write.rows[0]), connection, write.fields)[0]]
+            model = type(write.rows[0])
+            attnames = [_column(model, field).attname for field in write.fields]
+            manager = model._default_manager.using(connection.alias)
             found = 0
             for row in write.rows:
-                values = {attname: getattr(row, attname) for attname in changed[1:]}
-                manager = type(row)._default_manager.using(connection.alias)
+                values = {attname: getattr(row, attname) for attname in attnames}
                 found += manager.filter(pk=row.pk, **{name: value}).update(**values)
             written[id(write)] = found == len(write.rows)
             held = held and written[id(write)]
