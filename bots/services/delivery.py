@@ -440,7 +440,7 @@ def callback_settle_locked(receipt: CallbackReceipt) -> None:
     was read. Usually the same callback, matched on the other side meanwhile, has settled it (a plain
     read tells); otherwise it is settled under its lock."""
     found = row_first(OutboundMessage, fields=("status",), where={"id": receipt.message_id})
-    if found is None or found.status not in _SETTLED_BY_CALLBACK:
+    if found is None or found.status not in _OPEN_FOR_CALLBACK:
         return
     with transaction.atomic():
         message = row_first(
@@ -468,11 +468,11 @@ def callback_settling_checked(receipt: CallbackReceipt, message: OutboundMessage
 
 
 # The statuses a callback settles; any other means the message is settled already.
-_SETTLED_BY_CALLBACK = frozenset({Status.SENT, Status.SENDING, Status.UNKNOWN})
+_OPEN_FOR_CALLBACK = frozenset({Status.SENT, Status.SENDING, Status.UNKNOWN})
 
 
 def _settling(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update | Insert]:
-    if message.status not in _SETTLED_BY_CALLBACK:
+    if message.status not in _OPEN_FOR_CALLBACK:
         return []  # already settled (a repeated callback); the receipt is kept, the status stays
     outcome = _callback_outcome(receipt)
     status = outcome.pop("status")
