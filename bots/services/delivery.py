@@ -218,23 +218,18 @@ def _send_pool() -> ThreadPoolExecutor:
 
 
 def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
-    """``_accepted`` for several messages of one bot, with their attempt rows, in one statement.
+    """``_accepted`` for several messages of one bot: their new statuses, history and attempt rows in
+    one statement, then the callbacks that came first matched.
 
-    A callback BotX sent before its send's answer got here (the usual order on a fast BotX) is
-    already stored, unmatched: it is applied in the same statement, the message going straight on
-    to delivered (or failed) with both steps in its history.
+    A callback BotX sent before its send's answer got here (the usual order on a fast BotX) is stored
+    unmatched; it is found by the look after the write and settles the message at once, with both
+    steps in its history. The Bot API looks for the message once it has stored a callback: whichever
+    of the two commits second sees the other.
     """
-    results = []
     history = []
     now = timezone.now()
     answered = [(send, sync_id_from_result(send.message.method, send.result)) for send in sends]
-    sync_ids = [sync_id for _send, sync_id in answered if sync_id]
-    early: dict[str, list[CallbackReceipt]] = {}
-    for receipt in _unmatched(bot, sync_ids):
-        early.setdefault(str(receipt.sync_id), []).append(receipt)
     changed: dict[tuple[str, ...], list[OutboundMessage]] = {}
-    matched: list[CallbackReceipt] = []
-    joined: list[InboundEvent] = []
     for send, sync_id in answered:
         message = send.message
         status: str = Status.SENT if send.request.expects_callback and sync_id else Status.DELIVERED
@@ -246,43 +241,27 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
             "error_reason": "",
             "error_detail": "",
         }
-        history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
-        receipts = early.get(sync_id or "", [])
-        if receipts and status == Status.SENT:
-            first = receipts[0]
-            fields.update(_callback_outcome(first))
-            history.append(MessageEvent(message=message, status=fields["status"], note=_callback_note(first), at=now))
-        if fields["status"] in FINAL_STATUSES:
+        if status in FINAL_STATUSES:
             fields["finished_at"] = now
         for name, value in fields.items():
             setattr(message, name, value)
         changed.setdefault(tuple(sorted(fields)), []).append(message)
-        for receipt in receipts:
-            receipt.message, receipt.matched_at = message, now
-            matched.append(receipt)
-            joined.append(InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id))
-        results.append(DeliveryResult(message.pk, message.status))
-    # Only this worker moves a message out of sending (a callback needs the sync ID stored
-    # here; the sweeper waits far longer than any send): no lock to take first, and no
-    # transaction, as the writes are one statement. One write of the messages per set of changed
-    # fields (usually one), the early callbacks matched, their requests joining the conversation
-    # turns of the messages they answer, and the history.
+        history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
+    # Only this worker moves a message out of sending (a callback needs the sync ID stored here; the
+    # sweeper waits far longer than any send): no lock to take first, and no transaction, as the
+    # writes are one statement. One write of the messages per set of changed fields (usually one).
     rows_write(
         *(Update(messages, names) for names, messages in changed.items()),
-        Update(matched, ["message", "matched_at"]),
-        Update(joined, ["correlation_id"]),
         Insert(history),
         Insert([send.attempt for send in sends if send.attempt is not None]),
     )
     _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
-    late = {sync_id: send.message for send, sync_id in answered if sync_id and sync_id not in early}
-    if late:
-        # A callback committed while this ran is seen now, or it saw the sync IDs committed above. Its
-        # message is at hand, just written: settled by a checked write, or if changed, under its lock.
-        for receipt in _unmatched(bot, list(late)):
-            if not callback_apply(receipt, late[str(receipt.sync_id)], checked=True):
-                callback_settle_locked(receipt)
-    return results
+    stored = {sync_id: send.message for send, sync_id in answered if sync_id}
+    # Each message is at hand, just written: settled by a checked write, or if changed, under its lock.
+    for receipt in _unmatched(bot, list(stored)):
+        if not callback_apply(receipt, stored[str(receipt.sync_id)], checked=True):
+            callback_settle_locked(receipt)
+    return [DeliveryResult(send.message.pk, send.message.status) for send in sends]
 
 
 def _unmatched(bot: Bot, sync_ids: list[str]) -> list[CallbackReceipt]:

@@ -157,37 +157,30 @@ def test_a_callback_before_the_worker_stored_the_sync_id_is_kept_and_matched_whe
     ]
 
 
-def test_a_callback_committed_while_the_worker_stored_the_sync_id_is_matched_by_its_second_look(
-    bot: Bot, monkeypatch: pytest.MonkeyPatch
+def test_the_worker_looks_for_callbacks_once_after_its_write_and_settles_the_message_without_a_lock(
+    bot: Bot,
 ) -> None:
-    """The callback is committed after the worker looked for callbacks and before its write: the
-    worker's look after the write finds it and settles the message it has at hand, in one statement."""
+    """BotX's answer written, then one look for the callbacks that came first, then the message
+    settled by a checked write: three statements on PostgreSQL, and no message locked."""
     message = sent_message(bot, status=Status.SENDING)
     sync_id = uuid.uuid4()
-    look = delivery._unmatched
-    looks: list[list[str]] = []
-
-    def callback_committed_after_the_first_look(bot_: Bot, sync_ids: list[str]) -> list[CallbackReceipt]:
-        looks.append(sync_ids)
-        if len(looks) == 1:
-            found = look(bot_, sync_ids)
-            post_callback(bot, "callback_ok", sync_id)  # the message has no sync ID yet: stored unmatched
-            return found
-        return look(bot_, sync_ids)
-
-    monkeypatch.setattr(delivery, "_unmatched", callback_committed_after_the_first_look)
+    post_callback(bot, "callback_ok", sync_id)  # before the worker stored the sync ID: kept unmatched
 
     with CaptureQueriesContext(connection) as context:
         result = accepted(bot, message, {"sync_id": str(sync_id)})
 
-    assert result.status == Status.SENT  # what the worker's write said; the second look settled it
-    assert looks == [[str(sync_id)], [str(sync_id)]]
-    receipt = CallbackReceipt.objects.get()
-    assert receipt.message_id == message.pk
-    assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
-    assert callback_events(message) == [(Status.DELIVERED, "callback: ok")]
-    # No lock taken for it: the message read is the one the worker just wrote.
+    assert result.status == Status.DELIVERED
+    assert CallbackReceipt.objects.get().message_id == message.pk
+    assert list(message.events.order_by("id").values_list("status", "note")) == [
+        (Status.SENT, "accepted by BotX"),
+        (Status.DELIVERED, "callback: ok"),
+    ]
     assert not any("FOR UPDATE" in q["sql"] for q in context.captured_queries)
+    looks = [q["sql"] for q in context.captured_queries if 'FROM "bots_callbackreceipt"' in q["sql"]]
+    assert len(looks) == 1
+    if connection.vendor == "postgresql":
+        # The answer with its history and attempt; the look; the match with the message's new status.
+        assert _statements(context) == ["WITH", "SELECT", "WITH"]
 
 
 def test_a_callback_the_worker_missed_is_matched_by_the_sweepers_callback_match(bot: Bot) -> None:
