@@ -78,26 +78,29 @@ def rows_insert(rows: Sequence[models.Model]) -> None:
                 row._state.adding, row._state.db = False, connection.alias
 
 
-def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> int:
+def rows_update(rows: Sequence[models.Model], fields: Sequence[str], *, only_if: tuple[str, Any] | None = None) -> int:
     """Store ``fields`` of ``rows`` (all of one model, each with its own values) in one UPDATE.
 
     What ``save(update_fields=fields)`` of each row stores (values prepared as it prepares them), for
     a fraction of the Python of either that or ``bulk_update``, whose CASE expressions cost more to
     build than the rows they write (and would store JSON null for a None that ``save()`` stores as
-    SQL NULL). Returns how many rows were found.
+    SQL NULL). Returns how many rows were found; with ``only_if`` (``Update``'s), only rows that still
+    hold the value are.
     """
     if not rows:
         return 0
     model = type(rows[0])
     connection = connections[router.db_for_write(model)]
-    update = _update_sql(rows, fields, connection)
+    update = _update_sql(rows, fields, connection, only_if)
     if update is None:
         # The embedded SQLite of a development install: one UPDATE per row, as save() would.
         columns = _update_statement(model, connection, fields)[0]
+        condition = dict([only_if]) if only_if is not None else {}
+        manager = model._default_manager.using(connection.alias)
         found = 0
         for row in rows:
             changed = {field.attname: getattr(row, field.attname) for field in columns[1:]}
-            found += model._default_manager.using(connection.alias).filter(pk=row.pk).update(**changed)
+            found += manager.filter(pk=row.pk, **condition).update(**changed)
         return found
     with connection.cursor() as cursor:
         cursor.execute(*update)
@@ -169,7 +172,7 @@ def rows_write(*writes: Update | Insert) -> bool:
     guarded = any(isinstance(write, Update) and write.only_if is not None for write in writes)
     if connection.vendor != "postgresql" or (len(writes) == 1 and not guarded):
         with _together(connection, len(writes) > 1):
-            return _write_one_by_one(writes, connection)
+            return _write_one_by_one(writes)
     return bool(_write_statement(connection, writes)[0])
 
 
@@ -213,24 +216,15 @@ def _together(connection: BaseDatabaseWrapper, several: bool) -> AbstractContext
     return nullcontext()
 
 
-def _write_one_by_one(writes: Sequence[Update | Insert], connection: BaseDatabaseWrapper) -> bool:
+def _write_one_by_one(writes: Sequence[Update | Insert]) -> bool:
     held = True
     written: dict[int, bool] = {}
     for write in writes:
         if isinstance(write, Update):
-            if write.only_if is None:
-                rows_update(write.rows, write.fields)
-                continue
-            name, value = write.only_if
-            model = type(write.rows[0])
-            attnames = [_column(model, field).attname for field in write.fields]
-            manager = model._default_manager.using(connection.alias)
-            found = 0
-            for row in write.rows:
-                values = {attname: getattr(row, attname) for attname in attnames}
-                found += manager.filter(pk=row.pk, **{name: value}).update(**values)
-            written[id(write)] = found == len(write.rows)
-            held = held and written[id(write)]
+            found = rows_update(write.rows, write.fields, only_if=write.only_if)
+            if write.only_if is not None:
+                written[id(write)] = found == len(write.rows)
+                held = held and written[id(write)]
         elif write.after is None or written.get(id(write.after)):
             rows_insert(write.rows)
     return held
@@ -258,13 +252,7 @@ def _update_build(model: type[Model], connection: BaseDatabaseWrapper, fields: S
     if connection.vendor != "postgresql":
         return columns, None
     quote = connection.ops.quote_name
-    # Text is cast to text, not to the column's varchar(n): an explicit cast would cut a long value
-    # where assigning it fails, as a save() does. The other casts give the VALUES list its types.
-    casts = [
-        "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
-        for field in columns
-    ]
-    placeholder = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    placeholder = _typed_row(columns, connection)
     table = quote(model._meta.db_table)
     names = [quote(field.column) for field in columns]
     assignments = ", ".join(f"{name} = v.{name}" for name in names[1:])
@@ -272,6 +260,19 @@ def _update_build(model: type[Model], connection: BaseDatabaseWrapper, fields: S
     head = f"UPDATE {table} SET {assignments} FROM (VALUES "  # noqa: S608
     tail = f") AS v ({', '.join(names)}) WHERE {table}.{names[0]} = v.{names[0]}"
     return columns, (head, placeholder, tail)
+
+
+def _typed_row(fields: Sequence[Field[Any, Any]], connection: BaseDatabaseWrapper) -> str:
+    """One row of a VALUES list of placeholders, each cast to its field's type.
+
+    Text is cast to text, not to the column's varchar(n): an explicit cast would cut a long value where
+    assigning it fails, as a save() does. The other casts give the VALUES list its types.
+    """
+    casts = [
+        "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
+        for field in fields
+    ]
+    return "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
 
 
 def _insert_values_sql(rows: Sequence[Model], connection: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
@@ -282,12 +283,8 @@ def _insert_values_sql(rows: Sequence[Model], connection: BaseDatabaseWrapper) -
     if sql is None:
         fields = _fields(model)
         quote = connection.ops.quote_name
-        # Typed as in _update_build: a VALUES list inside a SELECT takes no types from the columns.
-        casts = [
-            "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
-            for field in fields
-        ]
-        row = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+        # A VALUES list inside a SELECT takes no types from the columns it is inserted into.
+        row = _typed_row(fields, connection)
         # Names from the model's metadata; every value is a parameter.
         sql = (
             f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
