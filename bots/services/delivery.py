@@ -35,12 +35,14 @@ from bots.botx.outgoing import (
 )
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage
 from bots.services.botx_clients import client_for
+from bots.services.callback_rows import callback_store_settle
 from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change, status_change_writes
 from bots.services.rows import (
     Insert,
     Update,
     row_first,
     rows_insert,
+    rows_insert_linked,
     rows_select,
     rows_write,
 )
@@ -456,6 +458,36 @@ def _settling(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update
     outcome = _callback_outcome(receipt)
     status = outcome.pop("status")
     return status_change_writes(message, status, note=_callback_note(receipt), **outcome)
+
+
+def callback_record(event: InboundEvent, receipt: CallbackReceipt) -> bool:
+    """Store a callback's request and receipt, matched to the message with its sync ID and settling it,
+    if that message is known yet; True if it was. The receipt names its bot.
+
+    On PostgreSQL one statement (bots/services/callback_rows.py). Elsewhere the message is read, then
+    the request, the receipt and the message's new status written by a checked write."""
+    outcome = _callback_outcome(receipt)
+    status = outcome.pop("status")
+    stored = callback_store_settle(
+        event,
+        receipt,
+        changes={"status": status, "finished_at": timezone.now(), **outcome},  # a callback's statuses are final
+        history=MessageEvent(status=status, note=_callback_note(receipt)[:2000]),
+        open_statuses=_OPEN_FOR_CALLBACK,
+    )
+    if stored is not None:
+        return stored.message_id is not None
+    assert receipt.bot_id is not None
+    message = callback_target(receipt.bot_id, receipt.sync_id, lock=False)
+    if message is None:
+        rows_insert_linked(event, receipt, link="inbound")
+        return False
+    receipt.message, receipt.matched_at = message, timezone.now()
+    # The callback's request joins the conversation turn of the message it answers.
+    event.correlation_id = message.correlation_id
+    if not rows_insert_linked(event, receipt, link="inbound", also=callback_settling_checked(receipt, message)):
+        callback_settle_locked(receipt)  # the message changed after it was read
+    return True
 
 
 def callback_match(receipt: CallbackReceipt) -> bool:

@@ -31,7 +31,7 @@ from bots.botx.incoming import (
 )
 from bots.botx.jwt import UnverifiedRequest, peek_bot_id, token_from_header, verify_incoming
 from bots.models import Bot, CallbackReceipt, InboundEvent
-from bots.services import bot_cache, inbound_writer, rows, wake
+from bots.services import bot_cache, inbound_writer, wake
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -380,12 +380,7 @@ def status_answer(request: BotxHttpRequest) -> Answer:
 def callback_receive(request: BotxHttpRequest) -> Answer:
     """Record a BotX callback and match it to its outbound message (now, or once its sync ID is known)."""
     from bots.models import OutboundMessage
-    from bots.services.delivery import (
-        callback_match_after_commit,
-        callback_settle_locked,
-        callback_settling_checked,
-        callback_target,
-    )
+    from bots.services.delivery import callback_match_after_commit, callback_record
 
     event = event_new(request)
 
@@ -414,8 +409,6 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
         answer = Answer(202, responses.accepted())
         event.http_status = answer.status
         event.status = Status.ANSWERED
-        # Read without a lock and settled by a checked write: a matched callback is two statements.
-        message = callback_target(bot.pk, callback.sync_id, lock=False)
         receipt = CallbackReceipt(
             bot=bot,
             sync_id=callback.sync_id,
@@ -423,18 +416,9 @@ def callback_receive(request: BotxHttpRequest) -> Answer:
             reason=reason[:128],
             errors=scrub(list(callback.errors)),
             error_data=scrub(dict(callback.error_data)),
-            message=message,
-            matched_at=timezone.now() if message is not None else None,
         )
-        if message is not None:
-            # The callback's request joins the conversation turn of the message it answers.
-            event.correlation_id = message.correlation_id
-            # The request, its receipt and the message's new status in one statement.
-            settling = callback_settling_checked(receipt, message)
-            if not rows.rows_insert_linked(event, receipt, link="inbound", also=settling):
-                callback_settle_locked(receipt)  # the message changed after it was read
+        if callback_record(event, receipt):
             return answer
-        rows.rows_insert_linked(event, receipt, link="inbound")
         # The callback came before the worker stored the send's sync ID: the worker matches it when
         # it does (delivery._accepted_many), or, had the two crossed, this second look does.
         try:

@@ -33,7 +33,7 @@ def insert_sql(model: type[Model], rows: int = 1, tail: str = "") -> str:
     sql = _statements.get(key)
     if sql is None:
         quote = connection.ops.quote_name
-        fields = _fields(model)
+        fields = insert_fields(model)
         table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
         values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
         # Names from the model's metadata; every value is a parameter.
@@ -48,7 +48,7 @@ def row_values(instance: Model, using: BaseDatabaseWrapper, *, without: Field[An
     it is looked up once, not once per field)."""
     return [
         field.get_db_prep_save(field.pre_save(instance, True), using)
-        for field in _fields(type(instance))
+        for field in insert_fields(type(instance))
         if field is not without
     ]
 
@@ -268,11 +268,14 @@ def _typed_row(fields: Sequence[Field[Any, Any]], connection: BaseDatabaseWrappe
     Text is cast to text, not to the column's varchar(n): an explicit cast would cut a long value where
     assigning it fails, as a save() does. The other casts give the VALUES list its types.
     """
-    casts = [
-        "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
-        for field in fields
-    ]
-    return "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    return "(" + ", ".join(typed_placeholder(field, connection) for field in fields) + ")"
+
+
+def typed_placeholder(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> str:
+    """A placeholder cast to ``field``'s type (text for text: see ``_typed_row``), for a value whose type
+    the statement gives it no other way (a VALUES list, a SELECT list)."""
+    cast = "text" if isinstance(field, models.CharField | models.TextField) else field.db_type(connection)
+    return f"%s::{cast}"
 
 
 def _insert_values_sql(rows: Sequence[Model], connection: BaseDatabaseWrapper) -> tuple[str, list[Any]]:
@@ -281,7 +284,7 @@ def _insert_values_sql(rows: Sequence[Model], connection: BaseDatabaseWrapper) -
     key = (model, len(rows), f"select:{connection.alias}")
     sql = _statements.get(key)
     if sql is None:
-        fields = _fields(model)
+        fields = insert_fields(model)
         quote = connection.ops.quote_name
         # A VALUES list inside a SELECT takes no types from the columns it is inserted into.
         row = _typed_row(fields, connection)
@@ -346,7 +349,7 @@ def _linked_insert_parts(
     """The parent's INSERT, and the child's, which takes the key of the first (named ``parent``)."""
     parent_pk, child_pk = parent._meta.pk, child._meta.pk
     assert parent_pk is not None and child_pk is not None
-    fields = _fields(child)
+    fields = insert_fields(child)
     # Names from the models' metadata; every value is a parameter.
     key = f"(SELECT {quote(parent_pk.column)} FROM parent)"  # noqa: S608
     values = ", ".join(key if f is link else "%s" for f in fields)
@@ -528,5 +531,6 @@ def _column(model: type[Model], name: str) -> Field[Any, Any]:
     return field
 
 
-def _fields(model: type[Model]) -> list[Field[Any, Any]]:
+def insert_fields(model: type[Model]) -> list[Field[Any, Any]]:
+    """The columns an INSERT of ``model`` writes, in ``row_values``' order: all but the key."""
     return [field for field in model._meta.concrete_fields if not field.primary_key]
