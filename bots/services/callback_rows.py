@@ -16,7 +16,6 @@ with no lock taken before and no second try.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
@@ -28,12 +27,6 @@ from bots.models import CallbackReceipt, InboundEvent, MessageEvent, OutboundMes
 from bots.services.rows import column_sql, insert_fields, row_values, typed_placeholder
 
 
-@dataclass(frozen=True)
-class CallbackStored:
-    message_id: int | None  # the message matched, or None: no message of the bot has this sync ID yet
-    settled: bool  # the message was moved to the callback's status (False: it was settled already)
-
-
 def callback_store_settle(
     event: InboundEvent,
     receipt: CallbackReceipt,
@@ -41,10 +34,11 @@ def callback_store_settle(
     changes: Mapping[str, Any],
     history: MessageEvent,
     open_statuses: Iterable[str],
-) -> CallbackStored | None:
+) -> bool | None:
     """Insert ``event`` and ``receipt`` (its ``bot_id`` and ``sync_id`` name the message), and write
     ``changes`` to the message if its status is one of ``open_statuses``, with ``history`` (its message
-    left unset) as the step. None where this is not PostgreSQL: the caller reads, then writes.
+    left unset) as the step. Returns whether the message was found (matched); None where this is not
+    PostgreSQL: the caller reads, then writes.
 
     ``event`` and ``receipt`` get their keys; if the message is found, ``receipt`` is matched to it
     and ``event`` takes its correlation ID."""
@@ -75,7 +69,7 @@ def callback_store_settle(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        event.pk, receipt.pk, message_id, correlation_id, settled = cursor.fetchone()
+        event.pk, receipt.pk, message_id, correlation_id = cursor.fetchone()
     for row in (event, receipt):
         row._state.adding, row._state.db = False, connection.alias
     receipt.message_id = message_id
@@ -83,7 +77,7 @@ def callback_store_settle(
         receipt.matched_at = None
     else:
         event.correlation_id = correlation_id
-    return CallbackStored(message_id, bool(settled))
+    return message_id is not None
 
 
 _found = (CallbackReceipt._meta.get_field("inbound"), CallbackReceipt._meta.get_field("message"))
@@ -100,40 +94,43 @@ def _statement(connection: BaseDatabaseWrapper, changed: tuple[str, ...], status
     def column(model: type[Any], name: str) -> str:
         return column_sql(connection, model, name)
 
-    def insert(model: type[Any], values: Callable[[Field[Any, Any]], str], source: str) -> str:
+    def inserted(name: str, model: type[Any], values: Callable[[Field[Any, Any]], str], source: str) -> str:
+        """``name AS (INSERT INTO <model's table> (<its columns>) <source>)``; ``values`` gives each
+        column's expression, which ``source`` takes as ``{row}``."""
         fields = insert_fields(model)
         columns, row = ", ".join(quote(f.column) for f in fields), ", ".join(values(f) for f in fields)
-        return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {source.format(row=row)}"
+        return f"{name} AS (INSERT INTO {quote(model._meta.db_table)} ({columns}) {source.format(row=row)})"
 
     table, pk = quote(OutboundMessage._meta.db_table), column(OutboundMessage, "id")
-    correlation, request_pk = column(OutboundMessage, "correlation_id"), column(InboundEvent, "id")
+    correlation = column(OutboundMessage, "correlation_id")
+    request_pk, receipt_pk = column(InboundEvent, "id"), column(CallbackReceipt, "id")
     inbound, message = _found
+    matched_at = CallbackReceipt._meta.get_field("matched_at")
     own = {
         inbound: f"(SELECT {request_pk} FROM parent)",
         message: f"(SELECT {pk} FROM m)",
-        CallbackReceipt._meta.get_field("matched_at"): "CASE WHEN EXISTS (SELECT 1 FROM m) THEN %s::timestamptz END",
+        matched_at: f"CASE WHEN EXISTS (SELECT 1 FROM m) THEN {typed_placeholder(matched_at, connection)} END",
     }
     parts = [
         f"m AS (SELECT {pk}, {correlation} FROM {table} WHERE {column(OutboundMessage, 'sync_id')} = %s"
         f" AND {column(OutboundMessage, 'bot')} = %s ORDER BY {pk} DESC LIMIT 1)",
-        "parent AS ("
-        + insert(
+        inserted(
+            "parent",
             InboundEvent,
             lambda f: f"COALESCE((SELECT {correlation} FROM m), %s)" if f.name == "correlation_id" else "%s",
             f"VALUES ({{row}}) RETURNING {request_pk}",
-        )
-        + ")",
-        "receipt AS (" + insert(CallbackReceipt, lambda f: own.get(f, "%s"), f"VALUES ({{row}}) RETURNING {pk}") + ")",
+        ),
+        inserted("receipt", CallbackReceipt, lambda f: own.get(f, "%s"), f"VALUES ({{row}}) RETURNING {receipt_pk}"),
         f"settled AS (UPDATE {table} SET {', '.join(f'{column(OutboundMessage, name)} = %s' for name in changed)}"
         f" FROM m WHERE {table}.{pk} = m.{pk} AND {table}.{column(OutboundMessage, 'status')}"
         f" IN ({', '.join(['%s'] * statuses)}) RETURNING {table}.{pk})",
-        "history AS ("
-        + insert(
+        inserted(
+            "history",
             MessageEvent,
             lambda f: f"settled.{pk}" if f.name == "message" else typed_placeholder(f, connection),
             "SELECT {row} FROM settled",
-        )
-        + ")",
+        ),
     ]
-    keys = f"(SELECT {request_pk} FROM parent), (SELECT {pk} FROM receipt), (SELECT {pk} FROM m)"
-    return f"WITH {', '.join(parts)} SELECT {keys}, (SELECT {correlation} FROM m), (SELECT count(*) FROM settled)"
+    # The parts that write run to completion whether or not the SELECT reads them.
+    keys = f"(SELECT {request_pk} FROM parent), (SELECT {receipt_pk} FROM receipt), (SELECT {pk} FROM m)"
+    return f"WITH {', '.join(parts)} SELECT {keys}, (SELECT {correlation} FROM m)"

@@ -468,15 +468,15 @@ def callback_record(event: InboundEvent, receipt: CallbackReceipt) -> bool:
     the request, the receipt and the message's new status written by a checked write."""
     outcome = _callback_outcome(receipt)
     status = outcome.pop("status")
-    stored = callback_store_settle(
+    matched = callback_store_settle(
         event,
         receipt,
         changes={"status": status, "finished_at": timezone.now(), **outcome},  # a callback's statuses are final
         history=MessageEvent(status=status, note=_callback_note(receipt)[:2000]),
         open_statuses=_OPEN_FOR_CALLBACK,
     )
-    if stored is not None:
-        return stored.message_id is not None
+    if matched is not None:
+        return matched
     assert receipt.bot_id is not None
     message = callback_target(receipt.bot_id, receipt.sync_id, lock=False)
     if message is None:
