@@ -36,7 +36,14 @@ from bots.botx.outgoing import (
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage
 from bots.services.botx_clients import client_for
 from bots.services.callback_rows import callback_store_settle
-from bots.services.outbox import FINAL_STATUSES, deliver_after_commit, message_status_change, status_change_writes
+from bots.services.outbox import (
+    FINAL_STATUSES,
+    deliver_after_commit,
+    message_status_change,
+    status_change_fields,
+    status_change_writes,
+    status_step,
+)
 from bots.services.rows import (
     Insert,
     Update,
@@ -272,11 +279,11 @@ def _unmatched(bot: Bot, sync_ids: list[str]) -> list[CallbackReceipt]:
     return [receipt for receipt in found if receipt.message_id is None]
 
 
-def _callback_outcome(receipt: CallbackReceipt) -> dict[str, Any]:
+def _callback_outcome(receipt: CallbackReceipt) -> tuple[str, dict[str, Any]]:
+    """The status a callback moves its message to, and the other fields it sets."""
     if receipt.ok:
-        return {"status": Status.DELIVERED}
-    return {
-        "status": Status.FAILED,
+        return Status.DELIVERED, {}
+    return Status.FAILED, {
         "error_kind": str(ErrorKind.PERMANENT),
         "error_reason": receipt.reason[:128],
         "error_detail": "; ".join(str(e) for e in receipt.errors)[:2000],
@@ -455,8 +462,7 @@ _OPEN_FOR_CALLBACK = frozenset({Status.SENT, Status.SENDING, Status.UNKNOWN})
 def _settling(receipt: CallbackReceipt, message: OutboundMessage) -> list[Update | Insert]:
     if message.status not in _OPEN_FOR_CALLBACK:
         return []  # already settled (a repeated callback); the receipt is kept, the status stays
-    outcome = _callback_outcome(receipt)
-    status = outcome.pop("status")
+    status, outcome = _callback_outcome(receipt)
     return status_change_writes(message, status, note=_callback_note(receipt), **outcome)
 
 
@@ -466,13 +472,12 @@ def callback_record(event: InboundEvent, receipt: CallbackReceipt) -> bool:
 
     On PostgreSQL one statement (bots/services/callback_rows.py). Elsewhere the message is read, then
     the request, the receipt and the message's new status written by a checked write."""
-    outcome = _callback_outcome(receipt)
-    status = outcome.pop("status")
+    status, outcome = _callback_outcome(receipt)
     matched = callback_store_settle(
         event,
         receipt,
-        changes={"status": status, "finished_at": timezone.now(), **outcome},  # a callback's statuses are final
-        history=MessageEvent(status=status, note=_callback_note(receipt)[:2000]),
+        changes=status_change_fields(status, **outcome),
+        history=status_step(status, _callback_note(receipt)),
         open_statuses=_OPEN_FOR_CALLBACK,
     )
     if matched is not None:

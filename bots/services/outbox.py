@@ -25,7 +25,9 @@ __all__ = [
     "message_enqueue",
     "message_status_change",
     "messages_insert",
+    "status_change_fields",
     "status_change_writes",
+    "status_step",
 ]
 
 
@@ -132,18 +134,27 @@ def message_status_change(message: OutboundMessage, status: str, note: str = "",
 def status_change_writes(message: OutboundMessage, status: str, note: str = "", **fields: Any) -> list[Update | Insert]:
     """``message_status_change`` as writes not made yet, for a caller that makes them with its own
     (``rows_write``); the message's fields are set already."""
-    message.status = status
-    for name, value in fields.items():
+    changed = status_change_fields(status, **fields)
+    for name, value in changed.items():
         setattr(message, name, value)
-    changed = {"status", *fields}
-    if status in FINAL_STATUSES and "finished_at" not in fields:
-        message.finished_at = timezone.now()
-        changed.add("finished_at")
     # What save(update_fields) and objects.create() store, without compiling their statements anew: this
     # runs for every callback and every delivery (bots/services/rows.py). The caller holds the row,
     # so it is there to update.
-    history = MessageEvent(message=message, status=status, note=note[:2000])
-    return [Update([message], sorted(changed)), Insert([history])]
+    return [Update([message], sorted(changed)), Insert([status_step(status, note, message)])]
+
+
+def status_change_fields(status: str, **fields: Any) -> dict[str, Any]:
+    """What a move to ``status`` writes to a message: the status, ``fields``, and, for a final status,
+    when it finished (unless ``fields`` say)."""
+    changed = {"status": status, **fields}
+    if status in FINAL_STATUSES and "finished_at" not in fields:
+        changed["finished_at"] = timezone.now()
+    return changed
+
+
+def status_step(status: str, note: str, message: OutboundMessage | None = None) -> MessageEvent:
+    """The history row of a move to ``status`` (of ``message``, where the caller knows it)."""
+    return MessageEvent(message=message, status=status, note=note[:2000])
 
 
 _collecting = threading.local()
