@@ -14,7 +14,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -266,9 +266,11 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
     )
     _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
     stored = {sync_id: send.message for send, sync_id in answered if sync_id}
-    # Each message is at hand, just written: settled by a checked write, or if changed, under its lock.
-    for receipt in _unmatched(bot, list(stored)):
-        if not callback_apply(receipt, stored[str(receipt.sync_id)], checked=True):
+    # Each message is at hand, just written: all settled by one checked write; should any have changed
+    # meanwhile, each callback is looked at again and its message, if still open, settled under its lock.
+    found = [(receipt, stored[str(receipt.sync_id)]) for receipt in _unmatched(bot, list(stored))]
+    if found and not callbacks_apply(found, checked=True):
+        for receipt, _message in found:
             callback_settle_locked(receipt)
     return [DeliveryResult(send.message.pk, send.message.status) for send in sends]
 
@@ -408,13 +410,28 @@ def callback_apply(receipt: CallbackReceipt, message: OutboundMessage, *, checke
     """Record a BotX callback on its message: the caller holds the message row, or with ``checked``
     the message's status is checked at the write (``callback_settling_checked``). False if it had changed:
     the receipt is matched all the same, the message left for the caller to settle under its lock."""
-    receipt.message = message
-    receipt.matched_at = timezone.now()
+    return callbacks_apply([(receipt, message)], checked=checked)
+
+
+def callbacks_apply(found: Sequence[tuple[CallbackReceipt, OutboundMessage]], *, checked: bool = False) -> bool:
+    """``callback_apply`` for several callbacks, in one statement: a delivered chunk's callbacks that came
+    before its answers cost one write, not one each. False if any checked message had changed; the
+    others are settled, every receipt is matched. Of several callbacks for one message, the first
+    settles it (the others find it settled, as a repeated callback does)."""
+    now = timezone.now()
+    settling: list[Update | Insert] = []
+    for receipt, message in found:
+        receipt.message, receipt.matched_at = message, now
+        # In order: settling a message changes its status here, which the next callback for it sees.
+        settling += callback_settling_checked(receipt, message) if checked else _settling(receipt, message)
     return rows_write(
-        Update([receipt], ["message", "matched_at"]),
-        # The callback's request joins the conversation turn of the message it answers.
-        Update([InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id)], ["correlation_id"]),
-        *(callback_settling_checked(receipt, message) if checked else _settling(receipt, message)),
+        Update([receipt for receipt, _message in found], ["message", "matched_at"]),
+        # A callback's request joins the conversation turn of the message it answers.
+        Update(
+            [InboundEvent(pk=receipt.inbound_id, correlation_id=message.correlation_id) for receipt, message in found],
+            ["correlation_id"],
+        ),
+        *settling,
     )
 
 

@@ -37,10 +37,18 @@ def bot(make_bot: Callable[..., Any]) -> Bot:
 
 def accepted(bot: Bot, message: OutboundMessage, result: dict[str, Any]) -> DeliveryResult:
     """What the worker does with BotX's answer to the send of ``message``."""
-    payload = {**message.payload, "chat_id": str(message.chat_id)}
-    request = build_request(message.method, payload, bot_id=str(bot.bot_id))
-    (outcome,) = _accepted_many(bot, [_Send(message, 0.0, request=request, result=result)])
+    (outcome,) = accepted_chunk(bot, [(message, result)])
     return outcome
+
+
+def accepted_chunk(bot: Bot, answers: list[tuple[OutboundMessage, dict[str, Any]]]) -> list[DeliveryResult]:
+    """What the worker does with BotX's answers to the sends of a chunk of messages."""
+    sends = []
+    for message, result in answers:
+        payload = {**message.payload, "chat_id": str(message.chat_id)}
+        request = build_request(message.method, payload, bot_id=str(bot.bot_id))
+        sends.append(_Send(message, 0.0, request=request, result=result))
+    return _accepted_many(bot, sends)
 
 
 def sent_message(bot: Bot, *, status: str = Status.SENT, sync_id: uuid.UUID | None = None) -> OutboundMessage:
@@ -194,6 +202,63 @@ def test_the_worker_looks_for_callbacks_once_after_its_write_and_settles_the_mes
     if connection.vendor == "postgresql":
         # The answer with its history and attempt; the look; the match with the message's new status.
         assert _statements(context) == ["WITH", "SELECT", "WITH"]
+
+
+def test_the_callbacks_that_came_before_a_chunks_answers_are_settled_in_one_statement(bot: Bot) -> None:
+    """However many of a chunk's callbacks came first, the worker writes them all at once: one look,
+    one write (three statements with the answers' own on PostgreSQL). A second callback for the same
+    message is matched and changes nothing, as a repeated one."""
+    messages = [sent_message(bot, status=Status.SENDING) for _ in range(3)]
+    sync_ids = [uuid.uuid4() for _ in messages]
+    post_callback(bot, "callback_ok", sync_ids[0])
+    post_callback(bot, "callback_error", sync_ids[1])
+    post_callback(bot, "callback_error", sync_ids[0])  # repeated, with another outcome
+    # The third message's callback has not come: it stays sent.
+
+    with CaptureQueriesContext(connection) as context:
+        results = accepted_chunk(bot, [(m, {"sync_id": str(s)}) for m, s in zip(messages, sync_ids, strict=True)])
+
+    assert [r.status for r in results] == [Status.DELIVERED, Status.FAILED, Status.SENT]
+    stored = {m.pk: m for m in OutboundMessage.objects.all()}
+    assert [stored[m.pk].status for m in messages] == [Status.DELIVERED, Status.FAILED, Status.SENT]
+    assert stored[messages[1].pk].error_reason == "chat_not_found"
+    assert [callback_events(m) for m in messages] == [
+        [(Status.DELIVERED, "callback: ok")],
+        [(Status.FAILED, "callback: chat_not_found")],
+        [],
+    ]
+    receipts = CallbackReceipt.objects.order_by("id")
+    assert [r.message_id for r in receipts] == [messages[0].pk, messages[1].pk, messages[0].pk]
+    assert [r.inbound.correlation_id for r in receipts] == [messages[i].correlation_id for i in (0, 1, 0)]
+    assert not any("FOR UPDATE" in q["sql"] for q in context.captured_queries)
+    if connection.vendor == "postgresql":
+        assert _statements(context) == ["WITH", "SELECT", "WITH"]
+
+
+@pytest.mark.parametrize("meanwhile", [Status.DELIVERED, Status.UNKNOWN])
+def test_a_chunks_message_changed_before_its_early_callback_was_written_is_settled_once_if_open(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """One message of the chunk changes between the worker's write and its callbacks' (settled by
+    another callback, or left unknown by an operator): the others are settled by the one write, and
+    that one, looked at again, is settled under its lock if it is still open, once."""
+    changed, other = sent_message(bot, status=Status.SENDING), sent_message(bot, status=Status.SENDING)
+    sync_ids = [uuid.uuid4(), uuid.uuid4()]
+    for sync_id in sync_ids:
+        post_callback(bot, "callback_error", sync_id)
+    look = delivery._unmatched
+
+    def changed_after_the_write(*args: Any) -> list[CallbackReceipt]:
+        OutboundMessage.objects.filter(pk=changed.pk).update(status=meanwhile)
+        return look(*args)
+
+    monkeypatch.setattr(delivery, "_unmatched", changed_after_the_write)
+
+    accepted_chunk(bot, [(changed, {"sync_id": str(sync_ids[0])}), (other, {"sync_id": str(sync_ids[1])})])
+
+    assert_settled_once_if_open(changed, meanwhile)
+    assert_settled_once_if_open(other, Status.SENT)
+    assert set(CallbackReceipt.objects.values_list("message_id", flat=True)) == {changed.pk, other.pk}
 
 
 def test_a_callback_the_worker_missed_is_matched_by_the_sweepers_callback_match(bot: Bot) -> None:
