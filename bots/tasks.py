@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from bots.services import delivery, dispatch, sweeper, wake
+from bots.services import delivery, dispatch, sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ def inbound_process(event_id: int) -> None:
 @shared_task(name="bots.inbound_drain", ignore_result=True)
 def inbound_drain() -> None:
     """Process the stored commands in batches, then deliver their answers (woken by bots/services/wake.py)."""
-    wake.woken(inbound_drain)
     dispatch.inbound_drain(linger=True)
 
 

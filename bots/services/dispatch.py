@@ -111,6 +111,8 @@ def inbound_drain(
     lingerer = wake.Lingerer(tasks.inbound_drain) if linger else None
     last_look = False
     try:
+        if lingerer is not None:
+            lingerer.start()
         while True:
             with deliveries_collected() as created:
                 claimed, stopped_early = _drain_batch(batch, skipped, result, deadline=started + budget)
@@ -133,7 +135,11 @@ def inbound_drain(
                 last_look = waited is wake.Linger.TIMED_OUT  # one more claim: a wake may have come as it ended
                 continue
             if time.monotonic() - started >= budget:
-                # Leave the rest to a fresh task, so that one drain does not hold its worker for ever.
+                # Leave the rest to a fresh task, so that one drain does not hold its worker for ever:
+                # the gate opened first, or the wake would only signal this task, which is ending.
+                if lingerer is not None:
+                    lingerer.release()
+                    lingerer = None
                 wake.wake(tasks.inbound_drain)
                 result.more = True
                 return result

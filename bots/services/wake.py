@@ -2,9 +2,10 @@
 
 A drain task claims whatever rows are pending when it runs, so a row committed before the task's
 claim needs no task of its own. The gate is one Redis key per task: ``wake`` publishes only when it
-sets the key (``SET NX``); the task deletes the key *before* it claims. Either the key was absent
-(this call publishes) or a published task has not deleted it yet (that task's claim comes after this
-row's commit and sees the row), so no committed row is left without a task on its way.
+sets the key (``SET NX``); the task takes the key *before* it claims (``Lingerer.start``). Either the
+key was absent (this call publishes) or a published task has not taken it yet (that task's claim, or
+the claim of whichever task took it first, comes after this row's commit and sees the row), or a task
+holds it and is signalled (below), so no committed row is left without a task on its way.
 
 The key expires after ``WAKE_GATE_SECONDS``: a task lost between the two (a publish that failed
 after the key was set, a process killed there) costs a delay that long, and the sweeper remains the
@@ -13,14 +14,18 @@ every call publishes.
 
 A task that has found nothing left to claim may wait for the next row instead of ending
 (``Lingerer``): a task per row costs a worker more CPU than the row's own work when rows come one at
-a time. It takes the gate with a value of its own (``linger:<token>``) and waits on a signal list;
-``wake`` finding such a value pushes a signal instead of publishing (one round trip, a script). The
-task keeps the gate while it works on what it was signalled for, so the rows that come meanwhile
-signal it too rather than publish a task each. It opens the gate when a wait times out, when it
-ends, and when the caller finds rows coming faster than one task answers them (the drain: a claim of
-several; the wakes after that publish tasks to help, and it waits no more). After opening it, the
-caller claims once more, so a row whose wake signalled just before is not left behind. Only the task
-holding the gate waits: at most one at a time, none while a published task is on its way.
+a time. It holds the gate with a value of its own (``linger:<token>``), taken when it starts (or, if
+another task held it then, when it first waits) and waits on a signal list; ``wake`` finding such a
+value pushes a signal instead of publishing (one round trip, a script). The task keeps the gate while
+it works, so the rows that come meanwhile signal it rather than publish a task each: were the gate
+opened as a task starts, every row committed before it next waited would publish one more task
+(bench/traffic.py at 80 commands/s: about 200 tasks for a run of 1,200 commands against 40 to 70,
+each costing the web and the worker several times a wake). It opens the gate when a wait times
+out, when it ends, when its time is spent, and when the caller finds rows coming faster than one
+task answers them (the drain: a claim of several; the wakes after that publish tasks to help, and it
+waits no more). After opening it, the caller claims once more, so a row whose wake signalled just
+before is not left behind. Only the task holding the gate waits: at most one at a time, none while a
+published task is on its way.
 """
 
 from __future__ import annotations
@@ -92,6 +97,18 @@ if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
     return 1
 end
 return 0
+"""
+# The same keys; ARGV[2]: as above. 1: the gate was open, or held for a published task that has not
+# started (this one, or one whose rows this task's first claim sees), and is now this task's (the
+# signals left from before dropped); 0: another task holds it.
+_START_SCRIPT = """
+local held = redis.call('GET', KEYS[1])
+if held and held ~= '1' then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
 """
 # The same keys; ARGV[2]: as above. Opens the gate if it is still this task's.
 _RELEASE_SCRIPT = """
@@ -165,13 +182,31 @@ class Lingerer:
         self.client = None if _eager() else _redis()
         self.held = False  # whether this run may hold the gate (it may have expired since)
 
+    def start(self) -> None:
+        """Take the gate as the task starts, before its first claim, unless another task holds it:
+        the rows committed from now on signal this task instead of publishing one more."""
+        if self.client is None:
+            return
+        try:
+            self.held = bool(_run(self.client, _START_SCRIPT, self.task, self.value))
+        except Exception:
+            # The key expires by itself; until then a wake finds it set and relies on this run's claims.
+            logger.warning("could not take the wake gate of %s", self.task.name, exc_info=True)
+
     def wait(self, seconds: float) -> Linger:
         """Wait up to ``seconds`` (at most ``LINGER_WAIT_SECONDS``) for a row; the caller claims
         after any outcome but ``Linger.NOT``."""
         client, task = self.client, self.task
         seconds = min(seconds, LINGER_WAIT_SECONDS)
-        if client is None or seconds <= 0:
+        if client is None:
             return Linger.NOT
+        if seconds <= 0:
+            if not self.held:
+                return Linger.NOT
+            # No time left to wait: open the gate, and the caller claims once more for the rows that
+            # signalled this task since its last claim.
+            self.release()
+            return Linger.TIMED_OUT
         try:
             if not _run(client, _LINGER_SCRIPT, task, self.value):
                 return Linger.NOT
@@ -196,18 +231,6 @@ class Lingerer:
         except Exception:
             # The key expires by itself; until then a wake signals a task that no longer waits.
             logger.warning("could not open the wake gate of %s", self.task.name, exc_info=True)
-
-
-def woken(task: Task) -> None:
-    """Called by ``task`` before it claims: rows committed from now on need a new task."""
-    client = None if _eager() else _redis()
-    if client is None:
-        return
-    try:
-        client.delete(_key(task))
-    except Exception:
-        # The key expires by itself; until then a wake finds it set and relies on this run's claim.
-        logger.warning("could not open the wake gate of %s", task.name, exc_info=True)
 
 
 def gates_reset() -> None:

@@ -116,7 +116,12 @@ def test_the_gate_publishes_one_drain_until_it_has_claimed(redis_gate: Any, monk
     assert wake.wake(tasks.inbound_drain)
     assert published == ["bots.inbound_drain"], "the second row is claimed by the drain on its way"
 
-    wake.woken(tasks.inbound_drain)  # the drain starts: what is committed from now on needs another
+    drain = wake.Lingerer(tasks.inbound_drain)
+    drain.start()  # the drain starts: what is committed from now on signals it
+    assert wake.wake(tasks.inbound_drain)
+    assert published == ["bots.inbound_drain"]
+
+    drain.release()  # it ends (or asks for help): the next row needs another drain
     assert wake.wake(tasks.inbound_drain)
     assert published == ["bots.inbound_drain", "bots.inbound_drain"]
 

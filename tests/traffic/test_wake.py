@@ -105,6 +105,60 @@ def test_no_task_lingers_while_a_published_one_is_on_its_way(published: list[str
     assert published == [TASK.name]
 
 
+def test_a_task_that_starts_takes_the_gate_so_that_rows_signal_it_instead_of_publishing(
+    published: list[str],
+) -> None:
+    wake.wake(TASK)
+    assert gate() == b"1" and published == [TASK.name]
+    run = lingerer()
+
+    run.start()  # the published task: its gate is its own now, before its first claim
+
+    assert waiting()
+    started = time.monotonic()
+    assert wake.wake(TASK) is True
+    assert run.wait(2.0) is Linger.SIGNALLED, "the row committed while it worked signalled it"
+    assert time.monotonic() - started < wake.LINGER_WAIT_SECONDS
+    assert published == [TASK.name], "no second task for it"
+    run.release()
+    wake.wake(TASK)
+    assert published == [TASK.name, TASK.name], "open again once it ends"
+
+
+def test_a_task_that_starts_while_another_holds_the_gate_leaves_it_to_that_one(published: list[str]) -> None:
+    holder, late = lingerer(), lingerer()
+    holder.start()
+
+    late.start()
+
+    assert gate() == holder.value.encode()
+    assert late.wait(0.05) is Linger.NOT, "it claims and ends; the holder answers the signals"
+    wake.wake(TASK)
+    assert holder.wait(0.05) is Linger.SIGNALLED
+    assert published == []
+
+
+def test_a_task_that_starts_drops_the_signals_left_from_before(published: list[str]) -> None:
+    wake._redis().rpush(wake._signals(TASK), "1")
+    run = lingerer()
+
+    run.start()
+
+    assert run.wait(0.05) is Linger.TIMED_OUT
+
+
+def test_a_task_with_no_time_left_to_wait_opens_its_gate_and_claims_once_more(published: list[str]) -> None:
+    run = lingerer()
+    run.start()
+    wake.wake(TASK)  # a row committed after its last claim: a signal
+
+    assert run.wait(0) is Linger.TIMED_OUT, "the caller claims once more, and sees the row"
+
+    assert gate() is None
+    wake.wake(TASK)
+    assert published == [TASK.name]
+
+
 def test_signals_left_from_an_earlier_run_do_not_wake_the_next_one(published: list[str]) -> None:
     wake._redis().rpush(wake._signals(TASK), "1")
 
@@ -137,6 +191,22 @@ def test_a_drain_waits_for_the_next_commands_and_answers_them_in_the_same_task(
         result = running.result()
     assert result.statuses == {first.pk: InboundEvent.Status.DONE, second.pk: InboundEvent.Status.DONE}
     assert published == [], "the lingering drain took both: no task was published for either"
+
+
+@pytest.mark.django_db
+def test_a_drain_whose_time_is_spent_while_it_holds_the_gate_hands_the_rest_to_a_new_task(
+    bot: Bot, post_command: Callable[..., Any], published: list[str]
+) -> None:
+    """Its wake for the rest must publish, not signal the drain itself, which is ending."""
+    for text in ("первое", "второе"):
+        payload = payloads.command(body=text, user_huid=str(uuid.uuid4()), group_chat_id=str(uuid.uuid4()))
+        assert post_command(bot, payload).status_code == 202  # in the test's transaction: no wake
+
+    result = dispatch.inbound_drain(batch=1, budget_seconds=0, linger=True)
+
+    assert (len(result.statuses), result.more) == (1, True)
+    assert published == [TASK.name]
+    assert gate() == b"1", "held for the task on its way"
 
 
 def test_the_gate_is_one_task_at_a_time_for_threads_racing_to_linger(published: list[str]) -> None:
