@@ -33,11 +33,10 @@ from bots.botx.outgoing import (
     parse_message_status,
     sync_id_from_result,
 )
-from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, MessageEvent, OutboundMessage
+from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, OutboundMessage
 from bots.services.botx_clients import client_for
 from bots.services.callback_rows import callback_store_settle
 from bots.services.outbox import (
-    FINAL_STATUSES,
     deliver_after_commit,
     message_status_change,
     status_change_fields,
@@ -236,26 +235,23 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
     of the two commits second sees the other.
     """
     history = []
-    now = timezone.now()
     answered = [(send, sync_id_from_result(send.message.method, send.result)) for send in sends]
     changed: dict[tuple[str, ...], list[OutboundMessage]] = {}
     for send, sync_id in answered:
         message = send.message
         status: str = Status.SENT if send.request.expects_callback and sync_id else Status.DELIVERED
-        fields: dict[str, Any] = {
-            "status": status,
-            "result": send.result,
-            "sync_id": uuid.UUID(sync_id) if sync_id else None,
-            "error_kind": "",
-            "error_reason": "",
-            "error_detail": "",
-        }
-        if status in FINAL_STATUSES:
-            fields["finished_at"] = now
+        fields = status_change_fields(
+            status,
+            result=send.result,
+            sync_id=uuid.UUID(sync_id) if sync_id else None,
+            error_kind="",
+            error_reason="",
+            error_detail="",
+        )
         for name, value in fields.items():
             setattr(message, name, value)
         changed.setdefault(tuple(sorted(fields)), []).append(message)
-        history.append(MessageEvent(message=message, status=status, note="accepted by BotX", at=now))
+        history.append(status_step(status, "accepted by BotX", message))
     # Only this worker moves a message out of sending (a callback needs the sync ID stored here; the
     # sweeper waits far longer than any send): no lock to take first, and no transaction, as the
     # writes are one statement. One write of the messages per set of changed fields (usually one).
