@@ -34,12 +34,20 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(ciphertext: str) -> str:
     try:
-        return _current().decrypt(ciphertext.encode()).decode()
+        return _decrypted(tuple(settings.ENCRYPTION_KEYS), ciphertext)
     except InvalidToken:
         raise ImproperlyConfigured(
             "A stored secret cannot be decrypted with PORTAL_ENCRYPTION_KEY: was the key changed "
             "without keeping the old one in the list?"
         ) from None
+
+
+@lru_cache(maxsize=1024)
+def _decrypted(keys: tuple[str, ...], ciphertext: str) -> str:
+    """Kept per process: a worker reads its bots' secrets afresh for every batch it runs, and a Fernet
+    decryption (HMAC check, AES) costs more than the rest of reading the bot. Keyed by the portal's keys
+    too, so a ciphertext that no longer decrypts under the current keys fails as it did."""
+    return _fernet(keys).decrypt(ciphertext.encode()).decode()
 
 
 def reencrypt(ciphertext: str) -> str:

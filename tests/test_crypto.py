@@ -137,3 +137,13 @@ def test_bot_shows_its_secret_masked(bot: Bot) -> None:
     assert bot.secret_key_last4 == "e001"
     assert bot.secret_masked == "••••e001"
     assert ECHO_SECRET not in str(bot)
+
+
+def test_a_decrypted_secret_is_kept_per_portal_key_list(bot: Bot) -> None:
+    ciphertext = bot.secret_key_ciphertext
+    assert crypto.decrypt(ciphertext) == ECHO_SECRET
+
+    # Decrypted once under the old keys, it still fails once the keys no longer open it.
+    with override_settings(ENCRYPTION_KEYS=[new_key()]), pytest.raises(ImproperlyConfigured):
+        crypto.decrypt(ciphertext)
+    assert crypto.decrypt(ciphertext) == ECHO_SECRET
