@@ -16,7 +16,9 @@ A task that has found nothing left to claim may wait for the next row instead of
 (``Lingerer``): a task per row costs a worker more CPU than the row's own work when rows come one at
 a time. It holds the gate with a value of its own (``linger:<token>``), taken when it starts (or, if
 another task held it then, when it first waits) and waits on a signal list; ``wake`` finding such a
-value pushes a signal instead of publishing (one round trip, a script). The task keeps the gate while
+value pushes a signal instead of publishing (one round trip, a script); a wait that finds signals
+there already takes them all in the script that renews the gate, without a blocking read (under load,
+the usual case: one round trip, not three). The task keeps the gate while
 it works, so the rows that come meanwhile signal it rather than publish a task each: were the gate
 opened as a task starts, every row committed before it next waited would publish one more task
 (bench/traffic.py at 80 commands/s: about 200 tasks for a run of 1,200 commands against 40 to 70,
@@ -85,11 +87,16 @@ if held and string.sub(held, 1, 7) == 'linger:' then
 end
 return 0
 """
-# The same keys; ARGV[2]: the lingering task's value. 1: the gate is this task's (taken now, the
-# signals left from before dropped; or still its own, its lifetime renewed); 0: it is not.
+# The same keys; ARGV[2]: the lingering task's value. 2: the gate is still this task's (its lifetime
+# renewed) and rows have signalled it since its last claim (the signals taken: no blocking read needed);
+# 1: the gate is this task's (taken now, the signals left from before dropped; or still its own, renewed),
+# with no signal; 0: it is not.
 _LINGER_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[2] then
     redis.call('PEXPIRE', KEYS[1], ARGV[1])
+    if redis.call('DEL', KEYS[2]) == 1 then
+        return 2
+    end
     return 1
 end
 if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
@@ -150,11 +157,11 @@ def wake(task: Task) -> bool:
 _scripts: dict[tuple[int, str], Any] = {}  # each script registered on each client (by id) that runs it
 
 
-def _run(client: Any, source: str, task: Task, *args: str) -> bool:
+def _run(client: Any, source: str, task: Task, *args: str) -> int:
     script = _scripts.get((id(client), source))
     if script is None:
         script = _scripts[id(client), source] = client.register_script(source)
-    return bool(script(keys=[_key(task), _signals(task)], args=[_gate_ms(), *args]))
+    return int(script(keys=[_key(task), _signals(task)], args=[_gate_ms(), *args]))
 
 
 def _gate_ms() -> int:
@@ -208,9 +215,13 @@ class Lingerer:
             self.release()
             return Linger.TIMED_OUT
         try:
-            if not _run(client, _LINGER_SCRIPT, task, self.value):
+            held = _run(client, _LINGER_SCRIPT, task, self.value)
+            if not held:
                 return Linger.NOT
             self.held = True
+            if held == 2:
+                # Rows came while this task worked (usual under load): one round trip, not three.
+                return Linger.SIGNALLED
             # Redis counts BLPOP's timeout in seconds, fractions allowed.
             if client.blpop([_signals(task)], timeout=seconds):
                 # One claim answers every signal given so far: their rows were committed before it.

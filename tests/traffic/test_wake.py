@@ -150,6 +150,24 @@ def test_a_task_with_no_time_left_to_wait_opens_its_gate_and_claims_once_more(pu
     assert published == [TASK.name]
 
 
+def test_signals_given_while_the_task_worked_are_taken_by_one_script_and_all_at_once(
+    published: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lingerer()
+    run.start()
+    for _ in range(3):
+        wake.wake(TASK)  # rows committed while it worked
+    client = wake._redis()
+    monkeypatch.setattr(client, "blpop", lambda *a, **k: pytest.fail("no blocking read when signals are there"))
+
+    assert run.wait(2.0) is Linger.SIGNALLED
+
+    assert client.llen(wake._signals(TASK)) == 0, "one claim answers them all"
+    monkeypatch.undo()
+    assert run.wait(0.05) is Linger.TIMED_OUT, "none left to wake it for nothing"
+    assert published == []
+
+
 @pytest.mark.parametrize("taken", ["when it starts", "when it first waits"])
 def test_signals_left_from_an_earlier_run_do_not_wake_the_next_one(published: list[str], taken: str) -> None:
     wake._redis().rpush(wake._signals(TASK), "1")
