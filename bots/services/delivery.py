@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -44,8 +45,11 @@ from bots.services.outbox import (
     status_step,
 )
 from bots.services.rows import (
+    Columns,
     Insert,
     Update,
+    column_sql,
+    columns_of,
     row_first,
     rows_insert,
     rows_insert_linked,
@@ -260,21 +264,89 @@ def _accepted_many(bot: Bot, sends: list[_Send]) -> list[DeliveryResult]:
         Insert(history),
         Insert([send.attempt for send in sends if send.attempt is not None]),
     )
-    _next_in_chats(bot.pk, {send.message.chat_id for send in sends if send.message.chat_id is not None})
+    chats = {send.message.chat_id for send in sends if send.message.chat_id is not None}
     stored = {sync_id: send.message for send, sync_id in answered if sync_id}
+    if transaction.get_connection().in_atomic_block:
+        # The caller's transaction: the chats' next messages are looked for once it commits.
+        _next_in_chats(bot.pk, chats)
+        early = _unmatched(bot.pk, list(stored))
+    else:
+        early, pending = _looked_after_answers(bot.pk, list(stored), chats)
+        _pending_go(pending)
     # Each message is at hand, just written: all settled by one checked write; should any have changed
     # meanwhile, each callback is looked at again and its message, if still open, settled under its lock.
-    found = [(receipt, stored[str(receipt.sync_id)]) for receipt in _unmatched(bot, list(stored))]
+    found = [(receipt, stored[str(receipt.sync_id)]) for receipt in early]
     if found and not callbacks_apply(found, checked=True):
         for receipt, _message in found:
             callback_settle_locked(receipt)
     return [DeliveryResult(send.message.pk, send.message.status) for send in sends]
 
 
-def _unmatched(bot: Bot, sync_ids: list[str]) -> list[CallbackReceipt]:
+def _unmatched(bot_pk: int, sync_ids: list[str]) -> list[CallbackReceipt]:
     """The bot's callbacks for these sync IDs not matched to a message yet, oldest first."""
-    found = rows_select(CallbackReceipt, where={"sync_id": sync_ids, "bot": bot.pk}, order_by="id")
+    found = rows_select(CallbackReceipt, where={"sync_id": sync_ids, "bot": bot_pk}, order_by="id")
     return [receipt for receipt in found if receipt.message_id is None]
+
+
+def _looked_after_answers(
+    bot_pk: int, sync_ids: list[str], chats: set[uuid.UUID]
+) -> tuple[list[CallbackReceipt], list[OutboundMessage]]:
+    """Once a chunk's answers are committed, the two looks that must follow the commit: the bot's
+    callbacks for ``sync_ids`` that came first (``_unmatched``) and the pending messages of ``chats``
+    (``_first_pending_go``), oldest first. One statement on PostgreSQL, where it runs for every reply."""
+    connection = connections[router.db_for_write(OutboundMessage)]
+    if connection.vendor != "postgresql" or not (sync_ids or chats):
+        return _unmatched(bot_pk, sync_ids), _pending_in(bot_pk, chats)
+    look = _after_answers.get(connection.alias)
+    if look is None:
+        look = _after_answers[connection.alias] = _AfterAnswers.build(connection)
+    params: list[Any] = [[uuid.UUID(sync_id) for sync_id in sync_ids], bot_pk, bot_pk, list(chats), str(Status.PENDING)]
+    with connection.cursor() as cursor:
+        cursor.execute(look.sql, params)
+        found = cursor.fetchall()
+    width = len(look.receipts.fields)
+    # Oldest first in each part (ids grow with time); each part's key is its first column.
+    early = sorted((row[1 : width + 1] for row in found if row[0]), key=lambda row: row[0])
+    pending = sorted((row[width + 1 :] for row in found if not row[0]), key=lambda row: row[0])
+    return (
+        look.receipts.instances(CallbackReceipt, connection, early),
+        look.pending.instances(OutboundMessage, connection, pending),
+    )
+
+
+@dataclass(frozen=True)
+class _AfterAnswers:
+    sql: str
+    receipts: Columns
+    pending: Columns
+
+    @classmethod
+    def build(cls, connection: BaseDatabaseWrapper) -> _AfterAnswers:
+        receipts = columns_of(CallbackReceipt, connection)
+        pending = columns_of(OutboundMessage, connection, _PENDING_FIELDS)
+
+        def column(model: type[Any], name: str) -> str:
+            return column_sql(connection, model, name)
+
+        def nulls(columns: Columns) -> str:
+            return ", ".join(f"NULL::{field.db_type(connection)}" for field in columns.fields)
+
+        quote = connection.ops.quote_name
+        # The first column tells the parts apart; the other part's columns are NULLs of their types.
+        sql = (
+            f"SELECT true, {receipts.sql(connection, 'r')}, {nulls(pending)}"  # noqa: S608 (model metadata)
+            f" FROM {quote(CallbackReceipt._meta.db_table)} r"
+            f" WHERE r.{column(CallbackReceipt, 'sync_id')} = ANY(%s) AND r.{column(CallbackReceipt, 'bot')} = %s"
+            f" AND r.{column(CallbackReceipt, 'message')} IS NULL"
+            f" UNION ALL SELECT false, {nulls(receipts)}, {pending.sql(connection, 'm')}"
+            f" FROM {quote(OutboundMessage._meta.db_table)} m"
+            f" WHERE m.{column(OutboundMessage, 'bot')} = %s AND m.{column(OutboundMessage, 'chat_id')} = ANY(%s)"
+            f" AND m.{column(OutboundMessage, 'status')} = %s"
+        )
+        return cls(sql, receipts, pending)
+
+
+_after_answers: dict[str, _AfterAnswers] = {}
 
 
 def _callback_outcome(receipt: CallbackReceipt) -> tuple[str, dict[str, Any]]:
@@ -306,14 +378,27 @@ def _next_in_chats(bot_pk: int, chats: set[uuid.UUID]) -> None:
         transaction.on_commit(lambda: _first_pending_go(bot_pk, chats))
 
 
+_PENDING_FIELDS = ("id", "chat_id", "next_attempt_at")
+
+
 def _first_pending_go(bot_pk: int, chats: set[uuid.UUID]) -> None:
-    first: dict[uuid.UUID, tuple[int, dt.datetime]] = {}
-    for message in rows_select(
+    _pending_go(_pending_in(bot_pk, chats))
+
+
+def _pending_in(bot_pk: int, chats: set[uuid.UUID]) -> list[OutboundMessage]:
+    """The pending messages of a bot's ``chats``, oldest first."""
+    return rows_select(
         OutboundMessage,
         where={"bot": bot_pk, "chat_id": chats, "status": Status.PENDING},
-        fields=("id", "chat_id", "next_attempt_at"),
+        fields=_PENDING_FIELDS,
         order_by="id",
-    ):
+    )
+
+
+def _pending_go(pending: Sequence[OutboundMessage]) -> None:
+    """The first of each chat's pending messages (``pending``, oldest first) may go now."""
+    first: dict[uuid.UUID, tuple[int, dt.datetime]] = {}
+    for message in pending:
         if message.chat_id is not None:
             first.setdefault(message.chat_id, (message.pk, message.next_attempt_at))
     now = timezone.now()

@@ -130,11 +130,11 @@ def test_a_message_made_while_the_one_before_it_is_being_settled_is_not_left_wai
     release(first)
     made: list[OutboundMessage] = []
     raced = False
-    settle = delivery._first_pending_go
+    go = delivery._pending_go
 
-    def settle_then_race(bot_pk: int, chats: set[Any]) -> None:
+    def settle_then_race(pending: Any) -> None:
         nonlocal raced
-        settle(bot_pk, chats)
+        go(pending)
         if not raced:
             raced = True
             # The other worker, on its own connection: its message is committed and its own task
@@ -144,7 +144,7 @@ def test_a_message_made_while_the_one_before_it_is_being_settled_is_not_left_wai
 
     # Where the first one's settling looks for the chat's next message: before the change it did so
     # inside its transaction, which let the race leave the second one pending.
-    monkeypatch.setattr(delivery, "_first_pending_go", settle_then_race)
+    monkeypatch.setattr(delivery, "_pending_go", settle_then_race)
     messages_deliver([first.pk])
 
     (second,) = made

@@ -21,6 +21,7 @@ from bots.botx.outgoing import build_request
 from bots.models import Bot, CallbackReceipt, InboundEvent, MessageEvent, OutboundMessage
 from bots.services import delivery
 from bots.services.delivery import DeliveryResult, _accepted_many, _Send, callback_match
+from bots.services.outbox import deliveries_collected
 from tests.botx import payloads
 from tests.traffic.conftest import WsgiResponse, botx_token, wsgi_post
 
@@ -233,6 +234,35 @@ def test_the_callbacks_that_came_before_a_chunks_answers_are_settled_in_one_stat
     assert not any("FOR UPDATE" in q["sql"] for q in context.captured_queries)
     if connection.vendor == "postgresql":
         assert _statements(context) == ["WITH", "SELECT", "WITH"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="one statement for both looks on PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_after_its_committed_answers_the_worker_looks_for_early_callbacks_and_the_chats_next_message_at_once(
+    make_bot: Callable[..., Any],
+) -> None:
+    """Outside a transaction (as the worker writes), the callbacks that came first and the next pending
+    message of each chat are found by one statement after the answers' write: the answers, the look,
+    the callbacks' write. The chat's next message is handed to delivery."""
+    bot: Bot = make_bot(name="Looks")
+    message = sent_message(bot, status=Status.SENDING)
+    later = OutboundMessage.objects.create(
+        bot=bot, method="notification", chat_id=message.chat_id, payload={"body": "next"}, text="next"
+    )
+    elsewhere = OutboundMessage.objects.create(
+        bot=bot, method="notification", chat_id=uuid.uuid4(), payload={"body": "other"}, text="other"
+    )
+    sync_id = uuid.uuid4()
+    post_callback(bot, "callback_error", sync_id)  # before the worker stored the sync ID
+
+    with deliveries_collected() as handed, CaptureQueriesContext(connection) as context:
+        (result,) = accepted_chunk(bot, [(message, {"sync_id": str(sync_id)})])
+
+    assert result.status == Status.FAILED
+    assert CallbackReceipt.objects.get().message_id == message.pk
+    assert handed == [later.pk], "the next message of its chat, not of another chat"
+    assert OutboundMessage.objects.get(pk=elsewhere.pk).status == Status.PENDING
+    assert _statements(context) == ["WITH", "SELECT", "WITH"]
 
 
 @pytest.mark.parametrize("meanwhile", [Status.DELIVERED, Status.UNKNOWN])
