@@ -347,6 +347,19 @@ def background_load(seconds: float = 3.0) -> float:
     return 100 * (cpu_snapshot({})["machine"] - before) / seconds
 
 
+def python_speed() -> float:
+    """Seconds a 10-million-step Python loop takes here now, the best of three: the same machine ran
+    the same code twice as fast one day as another, and a run's figures are compared only with figures
+    taken at the same speed."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _step in range(10_000_000):
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 OURS = ("gunicorn", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference")
 
 
@@ -453,6 +466,7 @@ class Bench:
         self.env = self._portal_env()
         self.versions: dict[str, str] = {}
         self.db_users: dict[str, str] = {}
+        self.speed: list[float] = []  # python_speed() at the start and at the end
 
     # --- setup -------------------------------------------------------------------------------------
 
@@ -1052,6 +1066,8 @@ class Bench:
         print(self.header(), flush=True)
         self.background_busy = background_load()
         print(f"before the start, the rest of the machine kept {self.background_busy:.0f} % of 200 % busy", flush=True)
+        self.speed = [python_speed()]
+        print(f"a 10-million-step Python loop takes {self.speed[0]:.2f} s here", flush=True)
         self.prepare_services()
         self.start_fake()
         targets = self.targets()
@@ -1120,9 +1136,14 @@ class Bench:
         )
 
     def report(self) -> None:
+        self.speed.append(python_speed())
         print()
         print(self.header())
         print(f"before the start, the rest of the machine kept {self.background_busy:.0f} % of 200 % busy")
+        print(
+            f"a 10-million-step Python loop took {self.speed[0]:.2f} s at the start, {self.speed[1]:.2f} s at the end"
+            " (figures of runs at different speeds are not comparable)"
+        )
         print(
             f"PostgreSQL {self.versions.get('postgresql')} "
             f"(synchronous_commit={self.versions.get('synchronous_commit')}), Redis {self.versions.get('redis')}"
@@ -1149,6 +1170,7 @@ class Bench:
                         "chats": self.args.chats,
                         "token_per_second": self.args.token_per_second,
                         "background_busy_percent": round(self.background_busy, 1),
+                        "python_loop_seconds": [round(seconds, 3) for seconds in self.speed],
                         "bot_rate_limit": 1000,
                         "cores": os.cpu_count(),
                         **self.versions,
