@@ -11,7 +11,7 @@ none), and everything is wired as ``select_related("cts")`` and ``prefetch_relat
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from bots.models import Bot, ChatRule, CommandRule, CtsServer
-from bots.services.rows import Columns, column_sql, columns_of, rows_select
+from bots.services.rows import Columns, M, Select, column_sql, columns_of, rows_select
 
 RULES: tuple[tuple[type[Model], str], ...] = ((ChatRule, "chat_rules"), (CommandRule, "command_rules"))
 
@@ -36,6 +36,40 @@ def bots_read(bot_pks: Iterable[int], *, rules: bool = False) -> dict[int, Bot]:
     with connection.cursor() as cursor:
         cursor.execute(read.sql, keys)
         found = cursor.fetchall()
+    return _bots_built(connection, read, found, rules)
+
+
+def rows_with_bots(
+    model: type[M], select: Select, params: list[Any], *, rules: bool = False
+) -> tuple[list[M], dict[int, Bot]]:
+    """The rows of a ``rows_select`` statement (``rows.select_prepared``) of ``model``, a model with a
+    ``bot`` key, each with its bot read as ``bots_read`` reads it, in the same statement: a drained batch
+    claims its commands and reads their bots in one round trip. In ``select``'s order; the bots by key."""
+    connection = connections[router.db_for_write(model)]
+    read = _read_statement(connection, 0, rules)  # its columns only: the keys come from the rows
+    quote = connection.ops.quote_name
+    width = len(select.columns.fields)
+    key = column_sql(connection, model, "bot")
+    sql = (
+        # Names from the models' metadata; every value is a parameter. The rows' own statement stays
+        # whole (its lock, order and limit), the bots joined to what it found.
+        f"WITH q AS ({select.sql}) SELECT q.*, {read.columns} FROM q "  # noqa: S608
+        f"LEFT JOIN ({quote(Bot._meta.db_table)} b INNER JOIN {quote(CtsServer._meta.db_table)} c "
+        f"ON c.{column_sql(connection, CtsServer, 'id')} = b.{column_sql(connection, Bot, 'cts')}) "
+        f"ON b.{column_sql(connection, Bot, 'id')} = q.{key}" + (f" ORDER BY q.{select.order}" if select.order else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    rows = select.columns.instances(model, connection, [row[:width] for row in found])
+    unique = {row[width]: row[width:] for row in found if row[width] is not None}
+    return rows, _bots_built(connection, read, list(unique.values()), rules)
+
+
+def _bots_built(
+    connection: BaseDatabaseWrapper, read: _Read, found: list[Sequence[Any]], rules: bool
+) -> dict[int, Bot]:
+    """The bots of rows laid out as ``_Read`` says, each wired to its CTS and, with ``rules``, its rules."""
     split = len(read.bot.fields)
     end = split + len(read.cts.fields)
     servers = read.cts.instances(CtsServer, connection, [row[split:end] for row in found])
@@ -57,6 +91,7 @@ def bots_read(bot_pks: Iterable[int], *, rules: bool = False) -> dict[int, Bot]:
 @dataclass(frozen=True)
 class _Read:
     sql: str
+    columns: str  # the SELECT list of the bot ``b`` and its CTS ``c``:
     bot: Columns  # the bot's columns come first in each row (its key first of them), then the CTS's,
     cts: Columns  # then, with rules, one flag per model of RULES
 
@@ -78,15 +113,16 @@ def _read_statement(connection: BaseDatabaseWrapper, count: int, rules: bool) ->
             f"WHERE r.{column_sql(connection, model, 'bot')} = b.{bot_pk})"
             for model, _name in RULES
         ]
+        columns = ", ".join([bot.sql(connection, "b"), cts.sql(connection, "c"), *(flags if rules else [])])
         sql = (
-            f"SELECT {', '.join([bot.sql(connection, 'b'), cts.sql(connection, 'c'), *(flags if rules else [])])} "  # noqa: S608
+            f"SELECT {columns} "  # noqa: S608
             f"FROM {quote(Bot._meta.db_table)} b INNER JOIN {quote(CtsServer._meta.db_table)} c "
             f"ON c.{column_sql(connection, CtsServer, 'id')} = b.{column_sql(connection, Bot, 'cts')} "
             f"WHERE b.{bot_pk} IN ({', '.join(['%s'] * count)})"
         )
         if len(_reads) >= _READS_KEPT:
             _reads.clear()
-        read = _reads[key] = _Read(sql, bot, cts)
+        read = _reads[key] = _Read(sql, columns, bot, cts)
     return read
 
 

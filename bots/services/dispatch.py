@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -27,7 +27,7 @@ from bots.handlers.registry import handler_get
 from bots.models import Bot, InboundEvent
 from bots.services import delivery, wake
 from bots.services.access import access_check
-from bots.services.bot_rows import bots_read
+from bots.services.bot_rows import bots_read, rows_with_bots
 from bots.services.handler_context import context_build, handler_run, savepoint_when_used
 from bots.services.ingress import command_parse, not_served_message
 from bots.services.outbox import (
@@ -37,7 +37,7 @@ from bots.services.outbox import (
     message_build,
     messages_insert,
 )
-from bots.services.rows import Update, rows_select
+from bots.services.rows import Update, rows_select, select_prepared
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -163,8 +163,7 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
     """
     try:
         with transaction.atomic():
-            events = _claim(batch, skipped)
-            result.bots = _bots_attach(events)
+            events, result.bots = _claim(batch, skipped)
             done: list[tuple[InboundEvent, list[PendingMessage]]] = []
             stopped_early = False
             for event in events:
@@ -205,27 +204,40 @@ def _drain_batch(batch: int, skipped: set[int], result: DrainResult, *, deadline
     return len(events), stopped_early
 
 
-def _claim(batch: int, skipped: set[int]) -> list[InboundEvent]:
-    """The next ``batch`` stored commands no other drain holds, locked, oldest first."""
-    return rows_select(
+def _claim(batch: int, skipped: set[int]) -> tuple[list[InboundEvent], dict[int, Bot]]:
+    """The next ``batch`` stored commands no other drain holds, locked, oldest first, each with its bot
+    (read once for the batch, with its CTS and access rules); the bots by key. One statement on
+    PostgreSQL; elsewhere the commands, then their bots."""
+    connection = connections[router.db_for_write(InboundEvent)]
+    prepared = select_prepared(
         InboundEvent,
+        connection,
         where={"status": Status.RECEIVED, "endpoint": InboundEvent.Endpoint.COMMAND},
         exclude={"id": skipped},
         order_by="id",
         limit=batch,
         lock="skip",
     )
+    assert prepared is not None  # no empty list among its conditions
+    select, params = prepared
+    if connection.vendor == "postgresql":
+        events, bots = rows_with_bots(InboundEvent, select, params, rules=True)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(select.sql, params)
+            events = select.columns.instances(InboundEvent, connection, cursor.fetchall())
+        bots = bots_read({event.bot_id for event in events if event.bot_id is not None}, rules=True)
+    _bots_attach(events, bots)
+    return events, bots
 
 
-def _bots_attach(events: list[InboundEvent]) -> dict[int, Bot]:
-    """Give the events their bots, each read once for the batch (with its CTS and access rules), not
-    once per event; returns them by key."""
-    bots = bots_read({event.bot_id for event in events if event.bot_id is not None}, rules=True)
+def _bots_attach(events: list[InboundEvent], bots: dict[int, Bot]) -> None:
+    """Give the events their bots."""
     for event in events:
         if event.bot_id is not None:
-            # Missing only if deleted since the claim: then processed as a deleted bot's event is.
+            # Missing only if deleted between the claim and the bots' read: then processed as a
+            # deleted bot's event is.
             event.bot = bots.get(event.bot_id)
-    return bots
 
 
 def _written_one_by_one(

@@ -401,16 +401,17 @@ def columns_of(model: type[Model], connection: BaseDatabaseWrapper, fields: Sequ
 
 
 @dataclass(frozen=True)
-class _Select:
+class Select:
     """A ``rows_select`` statement, with what it needs to prepare its values and read its columns."""
 
     sql: str
     where: list[Field[Any, Any]]
     columns: Columns
+    order: str = ""  # its ORDER BY's column and direction ('"id" ASC'), or nothing
 
 
 _SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int, bool], ...], str, int | None, str]
-_selects: dict[_SelectKey, _Select] = {}
+_selects: dict[_SelectKey, Select] = {}
 _SELECTS_KEPT = 1024
 
 
@@ -439,15 +440,39 @@ def rows_select(
     belongs with the writes after it.
     """
     connection = connections[router.db_for_write(model)]
+    prepared = select_prepared(
+        model, connection, where=where, exclude=exclude, fields=fields, order_by=order_by, limit=limit, lock=lock
+    )
+    if prepared is None:
+        return []
+    select, params = prepared
+    with connection.cursor() as cursor:
+        cursor.execute(select.sql, params)
+        return select.columns.instances(model, connection, cursor.fetchall())
+
+
+def select_prepared(
+    model: type[Model],
+    connection: BaseDatabaseWrapper,
+    *,
+    where: Mapping[str, Any],
+    exclude: Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+    order_by: str = "",
+    limit: int | None = None,
+    lock: str = "",
+) -> tuple[Select, list[Any]] | None:
+    """``rows_select``'s statement (built once per shape) and its parameters, for a caller that runs it
+    as part of a larger one; None if it can match nothing (an empty list in ``where``)."""
     values: list[Any] = []
-    shape: list[tuple[str, int, bool]] = []  # a condition's field, its list's length (0: one value), NOT
+    shape: list[tuple[str, int, bool]] = []
     for negated, conditions in ((False, where), (True, exclude or {})):
         for name, value in conditions.items():
             if isinstance(value, list | tuple | set | frozenset):
                 if not value:
                     if negated:
                         continue
-                    return []
+                    return None
                 values.append(list(value))
                 shape.append((name, len(value), negated))
             else:
@@ -466,9 +491,7 @@ def rows_select(
             params.extend(field.get_db_prep_value(item, connection) for item in value)
         else:
             params.append(field.get_db_prep_value(value, connection))
-    with connection.cursor() as cursor:
-        cursor.execute(select.sql, params)
-        return select.columns.instances(model, connection, cursor.fetchall())
+    return select, params
 
 
 def row_first(
@@ -495,7 +518,7 @@ def _select_build(
     order_by: str,
     limit: int | None,
     lock: str,
-) -> _Select:
+) -> Select:
     quote = connection.ops.quote_name
     columns = columns_of(model, connection, fields)
     conditions = [_column(model, name) for name, _count, _negated in where]
@@ -508,16 +531,17 @@ def _select_build(
     sql = f"SELECT {columns.sql(connection)} FROM {quote(model._meta.db_table)}"  # noqa: S608
     if tests:
         sql += f" WHERE {' AND '.join(tests)}"
+    order = ""
     if order_by:
-        column = column_sql(connection, model, order_by.lstrip("-"))
-        sql += f" ORDER BY {column} {'DESC' if order_by.startswith('-') else 'ASC'}"
+        order = f"{column_sql(connection, model, order_by.lstrip('-'))} {'DESC' if order_by.startswith('-') else 'ASC'}"
+        sql += f" ORDER BY {order}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
         if lock == "skip" and connection.features.has_select_for_update_skip_locked:
             sql += " SKIP LOCKED"
-    return _Select(sql, conditions, columns)
+    return Select(sql, conditions, columns, order)
 
 
 def column_sql(connection: BaseDatabaseWrapper, model: type[Model], name: str) -> str:

@@ -166,7 +166,11 @@ def test_a_batch_reads_its_bot_once_and_writes_its_events_and_answers_in_a_few_s
             claimed, _stopped = dispatch._drain_batch(count, set(), dispatch.DrainResult(), deadline=float("inf"))
         assert claimed == count
         # Each handler runs in its own savepoint; everything else is done once for the batch.
-        return [q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+        sqls = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(SAVEPOINTS)]
+        # The claim: on PostgreSQL the commands locked and their bots read in one statement.
+        claim = sqls[0]
+        assert claim.startswith("WITH") and "SKIP LOCKED" in claim and '"bots_ctsserver"' in claim
+        return [sql.split()[0] for sql in sqls[1:]]
 
     one = statements_of_a_batch(1)
     two = statements_of_a_batch(2)
@@ -177,6 +181,8 @@ def test_a_batch_reads_its_bot_once_and_writes_its_events_and_answers_in_a_few_s
 
     def writes(statements: list[str]) -> list[str]:
         return [sql for sql in statements if sql in {"INSERT", "UPDATE", "WITH"}]
+
+    assert "SELECT" not in one + two, "no read of its bots after the claim (they have no rules)"
 
     # The answers, then their first history steps with the events' statuses: one statement on
     # PostgreSQL; elsewhere the answers, their history and the statuses one by one.

@@ -151,8 +151,42 @@ def test_the_drain_claims_received_commands_oldest_first(bot: Bot) -> None:
     )
 
     with transaction.atomic():
-        assert [e.pk for e in _claim(2, set())] == [first.pk, second.pk]
-        assert [e.pk for e in _claim(5, {second.pk})] == [first.pk, third.pk]
+        events, bots = _claim(2, set())
+        assert [e.pk for e in events] == [first.pk, second.pk]
+        assert [e.pk for e in _claim(5, {second.pk})[0]] == [first.pk, third.pk]
+
+    # Each with its bot, read with its CTS and rules (a bot with none: no further read).
+    assert set(bots) == {bot.pk} and all(e.bot is bots[bot.pk] for e in events)
+    with CaptureQueriesContext(connection) as context:
+        assert bots[bot.pk].cts.host == bot.cts.host and list(bots[bot.pk].command_rules.all()) == []
+    assert context.captured_queries == []
+
+
+def test_the_drain_claim_reads_the_rules_of_the_bots_that_have_them_and_a_deleted_bots_command_has_none(
+    bot: Bot, make_bot: Callable[..., Any]
+) -> None:
+    from bots.services.dispatch import _claim
+
+    other: Bot = make_bot(name="Other")
+    CommandRule.objects.create(bot=other, command="/open")
+    events = [
+        InboundEvent.objects.create(bot=owner, endpoint=InboundEvent.Endpoint.COMMAND, raw_body="{}")
+        for owner in (bot, other, None, other)
+    ]
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as reads:
+        claimed, bots = _claim(10, set())
+
+    assert [e.pk for e in claimed] == [e.pk for e in events]
+    assert set(bots) == {bot.pk, other.pk}
+    assert [e.bot_id for e in claimed] == [bot.pk, other.pk, None, other.pk]
+    assert claimed[1].bot is claimed[3].bot is bots[other.pk], "one bot read once for the batch"
+    # The claim with the bots (one statement on PostgreSQL), then the command rules of the one that has them.
+    assert len(reads.captured_queries) == (2 if connection.vendor == "postgresql" else 3)
+    with CaptureQueriesContext(connection) as context:
+        assert [rule.command for rule in bots[other.pk].command_rules.all()] == ["/open"]
+        assert list(bots[bot.pk].command_rules.all()) == []
+    assert context.captured_queries == []
 
 
 def test_the_delivery_claim_takes_due_rows_in_order_behind_nothing_open_in_their_chat(bot: Bot) -> None:
