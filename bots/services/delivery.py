@@ -36,7 +36,7 @@ from bots.botx.outgoing import (
 )
 from bots.models import Bot, CallbackReceipt, DeliveryAttempt, InboundEvent, OutboundMessage
 from bots.services.botx_clients import client_for
-from bots.services.callback_rows import callback_store_settle
+from bots.services.callback_rows import callback_match_settle, callback_store_settle
 from bots.services.outbox import (
     deliver_after_commit,
     message_status_change,
@@ -617,11 +617,22 @@ def callback_match_after_commit(receipt: CallbackReceipt) -> None:
     The worker looks for callbacks once it has committed a sync ID (``_accepted_many``), and the Bot
     API looks for the message once it has committed the callback: whichever commits second sees the
     other. Without this second look, a pair that crossed waited for the sweeper (in bench/traffic.py
-    at 200 commands/s, a quarter of the callbacks, their messages shown as sent for seconds). The
-    message found is settled by a checked write, or, changed meanwhile, under its lock.
+    at 200 commands/s, a quarter of the callbacks, their messages shown as sent for seconds). On
+    PostgreSQL one statement finds the message, matches the receipt unless the worker has meanwhile,
+    and settles the message if it is still open (``callback_rows.callback_match_settle``); elsewhere
+    the message found is settled by a checked write, or, changed meanwhile, under its lock.
     """
     if receipt.bot_id is None:
         return
+    status, outcome = _callback_outcome(receipt)
+    found = callback_match_settle(
+        receipt,
+        changes=status_change_fields(status, **outcome),
+        history=status_step(status, _callback_note(receipt)),
+        open_statuses=_OPEN_FOR_CALLBACK,
+    )
+    if found is not None:
+        return  # one statement on PostgreSQL (bots/services/callback_rows.py)
     message = callback_target(receipt.bot_id, receipt.sync_id, lock=False)
     if message is not None and not callback_apply(receipt, message, checked=True):
         callback_settle_locked(receipt)

@@ -340,6 +340,8 @@ def _statements(context: CaptureQueriesContext) -> list[str]:
 MATCHED = ["WITH"] if connection.vendor == "postgresql" else ["SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"]
 # The message looked for, the request and its receipt stored: one statement on PostgreSQL, three elsewhere.
 STORED = ["WITH"] if connection.vendor == "postgresql" else ["SELECT", "INSERT", "INSERT"]
+# The second look of a callback stored unmatched: on PostgreSQL one statement that also settles what it finds.
+LOOKED = "WITH" if connection.vendor == "postgresql" else "SELECT"
 
 
 def test_a_matched_callback_is_one_statement_on_postgresql_and_takes_no_lock(bot: Bot) -> None:
@@ -362,7 +364,7 @@ def test_an_early_callback_is_stored_then_looked_for_once_more(bot: Bot) -> None
     with CaptureQueriesContext(connection) as context:
         post_callback(bot, "callback_ok", uuid.uuid4())
 
-    assert _statements(context) == [*STORED, "SELECT"]
+    assert _statements(context) == [*STORED, LOOKED]
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="on PostgreSQL there is no read before the write")
@@ -424,12 +426,105 @@ def test_a_callback_whose_sync_id_was_stored_while_it_was_being_stored_is_matche
 
     monkeypatch.setattr(delivery, "callback_record", sync_id_stored_meanwhile)
 
-    assert post_callback(bot, "callback_ok", sync_id).status_code == 202
+    with CaptureQueriesContext(connection) as context:
+        assert post_callback(bot, "callback_ok", sync_id).status_code == 202
 
     (message,) = stored
-    assert CallbackReceipt.objects.get().message_id == message.pk
+    receipt = CallbackReceipt.objects.get()
+    assert receipt.message_id == message.pk and receipt.matched_at is not None
+    assert InboundEvent.objects.get(pk=receipt.inbound_id).correlation_id == message.correlation_id
     assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
     assert callback_events(message) == [(Status.DELIVERED, "callback: ok")]
+    if connection.vendor == "postgresql":
+        # Stored unmatched, the message made (the test's), then found, matched and settled at once.
+        statements = _statements(context)
+        assert [s for s in statements[statements.index("WITH") :] if s != "INSERT"] == ["WITH", "WITH"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the second look's one statement")
+def test_the_second_look_leaves_a_callback_the_worker_matched_meanwhile_to_it(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker stored the sync ID and matched the early callback between its store and the Bot
+    API's second look: that look changes nothing (the receipt keeps the worker's match, the message
+    its one callback step)."""
+    sync_id = uuid.uuid4()
+    record = delivery.callback_record
+    settled: list[tuple[OutboundMessage, Any]] = []
+
+    def matched_by_the_worker_meanwhile(event: InboundEvent, receipt: CallbackReceipt) -> bool:
+        matched = record(event, receipt)
+        message = sent_message(bot, status=Status.SENDING)
+        accepted(bot, message, {"sync_id": str(sync_id)})  # its answer written, the callback found
+        settled.append((message, CallbackReceipt.objects.get().matched_at))
+        return matched
+
+    monkeypatch.setattr(delivery, "callback_record", matched_by_the_worker_meanwhile)
+
+    assert post_callback(bot, "callback_error", sync_id).status_code == 202
+
+    ((message, matched_at),) = settled
+    assert matched_at is not None
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.message_id, receipt.matched_at) == (message.pk, matched_at)
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.FAILED
+    assert callback_events(message) == [(Status.FAILED, "callback: chat_not_found")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the second look's one statement and its locks")
+@pytest.mark.django_db(transaction=True)
+def test_the_second_look_locks_the_message_before_the_receipt_as_the_worker_does(
+    make_bot: Callable[..., Any],
+) -> None:
+    """The worker settling an early callback holds its message and is about to match the receipt when
+    the Bot API's second look for the same callback runs: the look waits for the message and takes
+    nothing the worker needs, so the worker goes on (the other order deadlocked, one of the two
+    failing after a second)."""
+    bot: Bot = make_bot(name="Locks")
+    sync_id = uuid.uuid4()
+    post_callback(bot, "callback_ok", sync_id)  # stored before the worker stored the sync ID
+    receipt = CallbackReceipt.objects.get()
+    message = sent_message(bot, sync_id=sync_id)
+    holding, go_on = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                OutboundMessage.objects.filter(pk=message.pk).update(status=Status.DELIVERED)
+                holding.set()
+                go_on.wait(10)
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '3s'")
+                CallbackReceipt.objects.filter(pk=receipt.pk).update(message=message)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def look() -> None:
+        try:
+            delivery.callback_match_after_commit(receipt)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=worker)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=look)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "waiting for the message the worker holds"
+    go_on.set()
+    first.join(10)
+    second.join(10)
+
+    assert errors == [], "neither waited for the other: no deadlock"
+    assert CallbackReceipt.objects.get().message_id == message.pk
+    assert OutboundMessage.objects.get(pk=message.pk).status == Status.DELIVERED
+    assert callback_events(message) == [], "settled by the worker, not again by the look"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's re-check of a row changed meanwhile")
