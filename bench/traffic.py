@@ -361,6 +361,7 @@ def python_speed() -> float:
 
 
 OURS = ("gunicorn", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference")
+WARM_RATE = 20.0  # commands/s of the warm-up before a scenario; a latency run warms up at its own rate
 
 
 def cpu_between(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
@@ -570,8 +571,9 @@ class Bench:
         )
         wait_http(f"{self.fake_url}/_stats", timeout=30, stack=self.stack)
 
-    def start_portal(self, db_settings: dict[str, str] | None = None) -> None:
-        """A clean portal: the database back to its template, Redis flushed, new processes, warmed up.
+    def start_portal(self, db_settings: dict[str, str] | None = None, warm_rate: float = WARM_RATE) -> None:
+        """A clean portal: the database back to its template, Redis flushed, new processes, warmed up
+        (``warm_up``).
 
         ``db_settings``: PostgreSQL parameters set on the benchmark database for the sessions to come
         (bench/probe_costs.py logs every statement this way)."""
@@ -640,9 +642,9 @@ class Bench:
                 group="celery",
             )
         wait_http(f"{self.portal_url}/healthz", timeout=60, stack=self.stack, headers={"Host": "127.0.0.1"})
-        self.warm_up(self.targets()["portal"])
+        self.warm_up(self.targets()["portal"], warm_rate)
 
-    def start_reference(self) -> None:
+    def start_reference(self, warm_rate: float = WARM_RATE) -> None:
         self.stop_named(("reference",))
         env = dict(os.environ)
         env.update(REF_BOT_ID=REFERENCE_BOT_ID, REF_SECRET_KEY=self.reference_secret, REF_CTS_URL=self.fake_url)
@@ -662,7 +664,7 @@ class Bench:
             env,
         )
         wait_http(f"{self.reference_url}/health/", timeout=60, stack=self.stack)
-        self.warm_up(self.targets()["reference"])
+        self.warm_up(self.targets()["reference"], warm_rate)
 
     def stop_named(self, names: Iterable[str]) -> None:
         wanted = set(names)
@@ -780,8 +782,12 @@ class Bench:
 
     # --- scenarios ---------------------------------------------------------------------------------
 
-    def warm_up(self, target: Target) -> None:
-        report = self.loadgen(target, mode="open", rate=20, duration=1.0, tag=f"warm-{target.name}")
+    def warm_up(self, target: Target, rate: float = WARM_RATE) -> None:
+        """Commands for a second at ``rate``, all answered, before a scenario: a latency run measures the
+        rate it holds once every process has served it (the portal's web threads and worker processes
+        each open their database connection and prepare their statements on first use), not the first
+        second of freshly started processes."""
+        report = self.loadgen(target, mode="open", rate=rate, duration=1.0, tag=f"warm-{target.name}")
         acked = {row[0] for row in report["results"] if row[4] == 202}
         if len(acked) != len(report["results"]):
             statuses = sorted({row[4] for row in report["results"]})
@@ -1086,7 +1092,7 @@ class Bench:
             if "latency" in a.only:
                 for rate in plan.rates:
                     for run in range(1, plan.repeat + 1):
-                        start()
+                        start(warm_rate=rate)
                         self.open_loop(
                             target,
                             kind="latency",
@@ -1132,6 +1138,8 @@ class Bench:
                 f"load generator: its own process (aiohttp), a v2 JWT "
                 f"{'per second' if a.token_per_second else 'per request'}, a fresh sync_id and a unique text per "
                 f"command, {a.chats} users in personal chats.",
+                f"warm-up before each scenario: 1 s of commands at {WARM_RATE:.0f}/s (before a latency run: at its "
+                "rate), all answered.",
             ]
         )
 
