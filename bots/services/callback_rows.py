@@ -49,12 +49,7 @@ def callback_store_settle(
     connection = connections[router.db_for_write(InboundEvent)]
     if connection.vendor != "postgresql":
         return None
-    statuses = sorted(open_statuses)
-    fields = tuple(sorted(changes))
-    key = (connection.alias, fields, len(statuses))
-    sql = _statements.get(key)
-    if sql is None:
-        sql = _statements[key] = _statement(connection, fields, len(statuses))
+    sql, fields, statuses = _built(_statements, _statement, connection, changes, open_statuses)
     receipt.inbound, receipt.message, receipt.matched_at = event, None, timezone.now()
     params: list[Any] = [
         _sync_field.get_db_prep_value(receipt.sync_id, connection),
@@ -99,12 +94,7 @@ def callback_match_settle(
     connection = connections[router.db_for_write(CallbackReceipt)]
     if connection.vendor != "postgresql":
         return None
-    statuses = sorted(open_statuses)
-    fields = tuple(sorted(changes))
-    key = (connection.alias, fields, len(statuses))
-    sql = _matches.get(key)
-    if sql is None:
-        sql = _matches[key] = _match_statement(connection, fields, len(statuses))
+    sql, fields, statuses = _built(_matches, _match_statement, connection, changes, open_statuses)
     matched_at = timezone.now()
     changed, history_row = _settling_params(connection, changes, fields, statuses, history)
     params: list[Any] = [
@@ -125,6 +115,27 @@ def callback_match_settle(
     return message_id is not None
 
 
+_Statements = dict[tuple[str, tuple[str, ...], int], str]
+
+
+def _built(
+    kept: _Statements,
+    build: Callable[[BaseDatabaseWrapper, tuple[str, ...], int], str],
+    connection: BaseDatabaseWrapper,
+    changes: Mapping[str, Any],
+    open_statuses: Iterable[str],
+) -> tuple[str, tuple[str, ...], list[str]]:
+    """A statement built once per changed fields and number of open statuses (and kept in ``kept``),
+    with those fields and statuses in the order of its parameters."""
+    statuses = sorted(open_statuses)
+    fields = tuple(sorted(changes))
+    key = (connection.alias, fields, len(statuses))
+    sql = kept.get(key)
+    if sql is None:
+        sql = kept[key] = build(connection, fields, len(statuses))
+    return sql, fields, statuses
+
+
 def _settling_params(
     connection: BaseDatabaseWrapper,
     changes: Mapping[str, Any],
@@ -143,8 +154,8 @@ def _settling_params(
 _found = (CallbackReceipt._meta.get_field("inbound"), CallbackReceipt._meta.get_field("message"))
 _matched_at = CallbackReceipt._meta.get_field("matched_at")
 _sync_field = OutboundMessage._meta.get_field("sync_id")
-_statements: dict[tuple[str, tuple[str, ...], int], str] = {}
-_matches: dict[tuple[str, tuple[str, ...], int], str] = {}
+_statements: _Statements = {}
+_matches: _Statements = {}
 
 
 def _statement(connection: BaseDatabaseWrapper, changed: tuple[str, ...], statuses: int) -> str:
