@@ -46,7 +46,7 @@ def rows_with_bots(
     ``bot`` key, each with its bot read as ``bots_read`` reads it, in the same statement: a drained batch
     claims its commands and reads their bots in one round trip. In ``select``'s order; the bots by key."""
     connection = connections[router.db_for_write(model)]
-    read = _read_statement(connection, 0, rules)  # its columns only: the keys come from the rows
+    read = _read_statement(connection, 0, rules)  # no keys: its columns only, joined to the rows
     quote = connection.ops.quote_name
     width = len(select.columns.fields)
     key = column_sql(connection, model, "bot")
@@ -91,7 +91,7 @@ def _bots_built(
 @dataclass(frozen=True)
 class _Read:
     sql: str
-    columns: str  # the SELECT list of the bot ``b`` and its CTS ``c``:
+    columns: str  # the SELECT list (the bot ``b``, its CTS ``c``), laid out as follows:
     bot: Columns  # the bot's columns come first in each row (its key first of them), then the CTS's,
     cts: Columns  # then, with rules, one flag per model of RULES
 
@@ -119,6 +119,8 @@ def _read_statement(connection: BaseDatabaseWrapper, count: int, rules: bool) ->
             f"FROM {quote(Bot._meta.db_table)} b INNER JOIN {quote(CtsServer._meta.db_table)} c "
             f"ON c.{column_sql(connection, CtsServer, 'id')} = b.{column_sql(connection, Bot, 'cts')} "
             f"WHERE b.{bot_pk} IN ({', '.join(['%s'] * count)})"
+            if count
+            else ""
         )
         if len(_reads) >= _READS_KEPT:
             _reads.clear()
