@@ -20,7 +20,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 from bots.models import Bot, ChatRule, CommandRule, CtsServer
-from bots.services.rows import Columns, M, Select, column_sql, columns_of, rows_select
+from bots.services.rows import Columns, M, Select, column_sql, columns_of, rows_select, select_run
 
 RULES: tuple[tuple[type[Model], str], ...] = ((ChatRule, "chat_rules"), (CommandRule, "command_rules"))
 
@@ -43,9 +43,13 @@ def rows_with_bots(
     model: type[M], select: Select, params: list[Any], *, rules: bool = False
 ) -> tuple[list[M], dict[int, Bot]]:
     """The rows of a ``rows_select`` statement (``rows.select_prepared``) of ``model``, a model with a
-    ``bot`` key, each with its bot read as ``bots_read`` reads it, in the same statement: a drained batch
-    claims its commands and reads their bots in one round trip. In ``select``'s order; the bots by key."""
+    ``bot`` key, in ``select``'s order, and their bots by key, read as ``bots_read`` reads them. On
+    PostgreSQL in the same statement (a drained batch claims its commands and reads their bots in one
+    round trip); elsewhere the rows, then ``bots_read``."""
     connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        rows = select_run(model, connection, select, params)
+        return rows, bots_read({row.bot_id for row in rows if row.bot_id is not None}, rules=rules)  # type: ignore[attr-defined]
     read = _read_statement(connection, 0, rules)  # no keys: its columns only, joined to the rows
     quote = connection.ops.quote_name
     width = len(select.columns.fields)

@@ -27,7 +27,7 @@ from bots.handlers.registry import handler_get
 from bots.models import Bot, InboundEvent
 from bots.services import delivery, wake
 from bots.services.access import access_check
-from bots.services.bot_rows import bots_read, rows_with_bots
+from bots.services.bot_rows import rows_with_bots
 from bots.services.handler_context import context_build, handler_run, savepoint_when_used
 from bots.services.ingress import command_parse, not_served_message
 from bots.services.outbox import (
@@ -221,14 +221,7 @@ def _claim(batch: int, skipped: set[int]) -> tuple[list[InboundEvent], dict[int,
         lock="skip",
     )
     assert prepared is not None  # no empty list among its conditions
-    select, params = prepared
-    if connection.vendor == "postgresql":
-        events, bots = rows_with_bots(InboundEvent, select, params, rules=True)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(select.sql, params)
-            events = select.columns.instances(InboundEvent, connection, cursor.fetchall())
-        bots = bots_read({event.bot_id for event in events if event.bot_id is not None}, rules=True)
+    events, bots = rows_with_bots(InboundEvent, *prepared, rules=True)
     _bots_attach(events, bots)
     return events, bots
 

@@ -443,9 +443,11 @@ def rows_select(
     prepared = select_prepared(
         model, connection, where=where, exclude=exclude, fields=fields, order_by=order_by, limit=limit, lock=lock
     )
-    if prepared is None:
-        return []
-    select, params = prepared
+    return [] if prepared is None else select_run(model, connection, *prepared)
+
+
+def select_run(model: type[M], connection: BaseDatabaseWrapper, select: Select, params: list[Any]) -> list[M]:
+    """The rows a prepared ``rows_select`` statement (``select_prepared``) finds, as its instances."""
     with connection.cursor() as cursor:
         cursor.execute(select.sql, params)
         return select.columns.instances(model, connection, cursor.fetchall())
