@@ -51,6 +51,7 @@ def callback_store_settle(
         return None
     sql, fields, statuses = _built(_statements, _statement, connection, changes, open_statuses)
     receipt.inbound, receipt.message, receipt.matched_at = event, None, timezone.now()
+    changed, history_row = _settling_params(connection, changes, fields, statuses, history)
     params: list[Any] = [
         _sync_field.get_db_prep_value(receipt.sync_id, connection),
         receipt.bot_id,
@@ -61,7 +62,8 @@ def callback_store_settle(
             for field in insert_fields(CallbackReceipt)
             if field not in _found
         ),
-        *(values for part in _settling_params(connection, changes, fields, statuses, history) for values in part),
+        *changed,
+        *history_row,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -162,8 +164,9 @@ def _statement(connection: BaseDatabaseWrapper, changed: tuple[str, ...], status
     """The statement for a set of changed message fields and a number of open statuses. Its parameters:
     the sync and bot IDs, the request's row, the receipt's (no request, no message), the changes, the
     statuses, the history row's (no message)."""
-    pk, correlation = _column(connection, OutboundMessage, "id"), _column(connection, OutboundMessage, "correlation_id")
-    request_pk, receipt_pk = _column(connection, InboundEvent, "id"), _column(connection, CallbackReceipt, "id")
+    pk = column_sql(connection, OutboundMessage, "id")
+    correlation = column_sql(connection, OutboundMessage, "correlation_id")
+    request_pk, receipt_pk = column_sql(connection, InboundEvent, "id"), column_sql(connection, CallbackReceipt, "id")
     inbound, message = _found
     own = {
         inbound: f"(SELECT {request_pk} FROM parent)",
@@ -205,10 +208,11 @@ def _match_statement(connection: BaseDatabaseWrapper, changed: tuple[str, ...], 
     no one reads runs last. The other order deadlocked with the worker settling the same callback.
     """
     quote = connection.ops.quote_name
-    pk, correlation = _column(connection, OutboundMessage, "id"), _column(connection, OutboundMessage, "correlation_id")
+    pk = column_sql(connection, OutboundMessage, "id")
+    correlation = column_sql(connection, OutboundMessage, "correlation_id")
     receipts, requests = quote(CallbackReceipt._meta.db_table), quote(InboundEvent._meta.db_table)
-    receipt_pk, request_pk = _column(connection, CallbackReceipt, "id"), _column(connection, InboundEvent, "id")
-    receipt_message = _column(connection, CallbackReceipt, "message")
+    receipt_pk, request_pk = column_sql(connection, CallbackReceipt, "id"), column_sql(connection, InboundEvent, "id")
+    receipt_message = column_sql(connection, CallbackReceipt, "message")
     unmatched = f"EXISTS (SELECT 1 FROM {receipts} r WHERE r.{receipt_pk} = %s AND r.{receipt_message} IS NULL)"
     parts = [
         _message_part(connection),
@@ -218,25 +222,22 @@ def _match_statement(connection: BaseDatabaseWrapper, changed: tuple[str, ...], 
         f" FROM m WHERE {receipts}.{receipt_pk} = %s AND {receipts}.{receipt_message} IS NULL"
         f" RETURNING {receipts}.{receipt_pk})",
         # The request joins the conversation turn of the message its callback answers.
-        f"joined AS (UPDATE {requests} SET {_column(connection, InboundEvent, 'correlation_id')} = m.{correlation}"
+        f"joined AS (UPDATE {requests} SET {column_sql(connection, InboundEvent, 'correlation_id')} = m.{correlation}"
         f" FROM m, matched WHERE {requests}.{request_pk} = %s)",
     ]
     keys = f"(SELECT {pk} FROM m), (SELECT count(*) FROM settled), (SELECT {receipt_pk} FROM matched)"
     return f"WITH {', '.join(parts)} SELECT {keys}"
 
 
-def _column(connection: BaseDatabaseWrapper, model: type[Any], name: str) -> str:
-    return column_sql(connection, model, name)
-
-
 def _message_part(connection: BaseDatabaseWrapper) -> str:
     """``m``: the message of the bot and sync ID given, its key and correlation ID (the newest, should
     BotX ever give a sync ID twice)."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    pk, correlation = _column(connection, OutboundMessage, "id"), _column(connection, OutboundMessage, "correlation_id")
+    pk = column_sql(connection, OutboundMessage, "id")
+    correlation = column_sql(connection, OutboundMessage, "correlation_id")
     return (
-        f"m AS (SELECT {pk}, {correlation} FROM {table} WHERE {_column(connection, OutboundMessage, 'sync_id')} = %s"
-        f" AND {_column(connection, OutboundMessage, 'bot')} = %s ORDER BY {pk} DESC LIMIT 1)"
+        f"m AS (SELECT {pk}, {correlation} FROM {table} WHERE {column_sql(connection, OutboundMessage, 'sync_id')} = %s"
+        f" AND {column_sql(connection, OutboundMessage, 'bot')} = %s ORDER BY {pk} DESC LIMIT 1)"
     )
 
 
@@ -246,11 +247,11 @@ def _settling_parts(
     """``settled``: the message ``m`` (of ``source``) given the changes if its status is one of the open
     ones, as it is at the write (and ``also`` holds); ``history``: its history row, if it was."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
-    pk = _column(connection, OutboundMessage, "id")
-    changes = ", ".join(f"{_column(connection, OutboundMessage, name)} = %s" for name in changed)
+    pk = column_sql(connection, OutboundMessage, "id")
+    changes = ", ".join(f"{column_sql(connection, OutboundMessage, name)} = %s" for name in changed)
     return [
         f"settled AS (UPDATE {table} SET {changes}"
-        f" FROM {source} WHERE {table}.{pk} = m.{pk} AND {table}.{_column(connection, OutboundMessage, 'status')}"
+        f" FROM {source} WHERE {table}.{pk} = m.{pk} AND {table}.{column_sql(connection, OutboundMessage, 'status')}"
         f" IN ({', '.join(['%s'] * statuses)}){f' AND {also}' if also else ''} RETURNING {table}.{pk})",
         _inserted(
             connection,
