@@ -3,9 +3,9 @@
     .venv/bin/python bench/probe_costs.py                                 # 10 commands/s for 10 s
     .venv/bin/python bench/probe_costs.py --rate 20 --seconds 15 --no-profile
 
-It starts the same stack as bench/traffic.py (same options: --gunicorn-workers, --celery-concurrency,
+It starts the same stack as bench/traffic.py (same options: --web, --web-workers, --celery-concurrency,
 ...), then sends a few commands and reports, per acknowledged command:
-  * CPU milliseconds of every process (gunicorn master and workers, Celery parent and pool
+  * CPU milliseconds of every process (web server main process and workers, Celery parent and pool
     processes, beat, PostgreSQL, Redis), read from /proc;
   * PostgreSQL's side: every statement of the benchmark database is logged for the probe
     (log_min_duration_statement = 0 on that database only) and counted per client (web processes and
@@ -62,7 +62,12 @@ FRAMES = [
         "Celery pool IPC (billiard)",
         r"^Worker\._make_child_methods|^ResultHandler|^Pool\._poll_result|send_offset|^Connection\._recv \(billiard",
     ),
-    ("gunicorn: reading the request, writing the answer", r"^SyncWorker\.handle \(|^ThreadWorker\.handle \("),
+    # A request as the web server runs it, the application included: under granian only its call of the
+    # application is Python (its HTTP is native code, not sampled); under gunicorn, the whole cycle.
+    (
+        "a request in the web server (the application included)",
+        r"^_callback_wrapper\.<locals>\._runner \(granian|^SyncWorker\.handle \(|^ThreadWorker\.handle \(",
+    ),
 ]
 
 
@@ -84,11 +89,11 @@ def per_process(bench: traffic.Bench) -> dict[int, tuple[str, str, float]]:
     found = {}
     for pid, _comm, pgrp, ticks, child_ticks, cmdline in traffic._proc_stats():
         group = groups.get(pgrp)
-        if group in {"gunicorn", "celery"}:
+        if group in {"web", "celery"}:
             if pid == pgrp:
-                role = "master" if group == "gunicorn" else ("beat" if " beat " in cmdline else "parent")
+                role = "main" if group == "web" else ("beat" if " beat " in cmdline else "parent")
             else:
-                role = "worker" if group == "gunicorn" else "pool process"
+                role = "worker" if group == "web" else "pool process"
             found[pid] = (group, role, (ticks + child_ticks) / traffic.CLK_TCK)
     return found
 
@@ -167,7 +172,7 @@ def main() -> None:
         py_spy = traffic.BIN / "py-spy"
         if not own.no_profile and py_spy.exists():
             for proc in bench.stack.procs:
-                if proc.name in {"gunicorn", "celery-0"}:
+                if proc.name in {"web", "celery-0"}:
                     profilers.append(
                         subprocess.Popen(
                             [
@@ -234,7 +239,7 @@ def main() -> None:
                 f"  {app:<14} {total / n:6.1f} statements ({detail}); server time {server_ms[app] / n:.2f} ms; "
                 f"{connections[app] / n:.2f} new connections"
             )
-        for proc_name in ("gunicorn", "celery-0"):
+        for proc_name in ("web", "celery-0"):
             path = bench.logs / f"probe-{proc_name}.txt"
             if not path.exists():
                 continue

@@ -11,7 +11,7 @@ Run by bench/traffic.py as::
     REF_BOT_ID=… REF_SECRET_KEY=… REF_CTS_URL=http://127.0.0.1:8911 \
         uvicorn reference_pybotx_echo:app --app-dir bench --host 127.0.0.1 --port 8912 --no-access-log
 
-(uvicorn's access log is off, as gunicorn's is for the portal: a log line per request costs the same
+(uvicorn's access log is off, as granian's is for the portal: a log line per request costs the same
 in both and is not what is compared.)
 """
 

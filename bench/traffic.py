@@ -6,7 +6,8 @@
 
 It starts, as its own subprocesses (stopped on exit or Ctrl-C; logs under var/bench/<run>/):
   * the fake BotX API (bench/fake_botx.py), which records each reply and sends each callback;
-  * the portal as in production: ``gunicorn portal.wsgi``, ``celery -A portal worker`` (and
+  * the portal as in production: ``granian portal.wsgi:application`` (or ``--web gunicorn``),
+    ``celery -A portal worker`` (and
     ``celery -A portal beat`` for the sweeper), DEBUG=false, on PostgreSQL (database
     ``portal_bench``, dropped, created and migrated) and Redis (database 5, flushed), with one echo
     bot registered by ``manage.py bots apply`` on a CTS that is the fake BotX (auth v2);
@@ -61,7 +62,8 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "portal_bench")
 if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", DB_NAME):
     raise SystemExit("BENCH_DB_NAME: lower-case letters, digits and _ only")
 DB_TEMPLATE = f"{DB_NAME}_template"
-PORTAL_PROCESSES = ("gunicorn", "celery")
+PORTAL_PROCESSES = ("web", "celery")
+WEB_SERVERS = ("granian", "gunicorn")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -110,10 +112,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="ack,ack-held,latency,overload,reference",
         help="scenarios to run, comma-separated, from: ack, ack-held, latency, overload, reference",
     )
-    parser.add_argument("--gunicorn-workers", type=int, default=2, help="web processes: one per core (the GIL)")
     parser.add_argument(
-        "--gunicorn-threads", type=int, default=8, help="threads per web process (more than 1: the gthread worker)"
+        "--web",
+        choices=WEB_SERVERS,
+        default="granian",
+        help="the web server: granian (as README deploys it) or gunicorn (gthread), to compare",
     )
+    parser.add_argument("--web-workers", type=int, default=2, help="web processes: one per core (the GIL)")
+    parser.add_argument("--web-threads", type=int, default=8, help="threads per web process that run the application")
     parser.add_argument("--celery-workers", type=int, default=1)
     parser.add_argument("--celery-concurrency", type=int, default=2, help="pool processes: one per core")
     parser.add_argument("--celery-pool", default="prefork")
@@ -183,7 +189,7 @@ class Proc:
 
 class Stack:
     """The subprocesses of one run. Each has its own session (process group id = its pid), so it is
-    stopped with all its children (gunicorn and Celery workers) by that id, and nothing else is."""
+    stopped with all its children (web and Celery workers) by that id, and nothing else is."""
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
@@ -360,7 +366,7 @@ def python_speed() -> float:
     return best
 
 
-OURS = ("gunicorn", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference")
+OURS = ("web", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference")
 WARM_RATE = 20.0  # commands/s of the warm-up before a scenario; a latency run warms up at its own rate
 
 
@@ -571,6 +577,17 @@ class Bench:
         )
         wait_http(f"{self.fake_url}/_stats", timeout=30, stack=self.stack)
 
+    def web_argv(self) -> list[str]:
+        """The web server's command: granian as README deploys it, or gunicorn's gthread worker to compare."""
+        a = self.args
+        if a.web == "gunicorn":
+            argv = [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"{LOOPBACK}:{self.portal_port}"]
+            argv += ["--workers", str(a.web_workers), "--backlog", "2048", "--timeout", "60"]
+            return argv + (["--worker-class", "gthread", "--threads", str(a.web_threads)] if a.web_threads > 1 else [])
+        argv = [str(BIN / "granian"), "--interface", "wsgi", "--host", LOOPBACK, "--port", str(self.portal_port)]
+        argv += ["--workers", str(a.web_workers), "--blocking-threads", str(a.web_threads), "--backlog", "2048"]
+        return [*argv, "portal.wsgi:application"]
+
     def start_portal(self, db_settings: dict[str, str] | None = None, warm_rate: float = WARM_RATE) -> None:
         """A clean portal: the database back to its template, Redis flushed, new processes, warmed up
         (``warm_up``).
@@ -590,22 +607,8 @@ class Bench:
         client.flushdb()
         client.close()
         a = self.args
-        gunicorn = [
-            str(BIN / "gunicorn"),
-            "portal.wsgi",
-            "--bind",
-            f"{LOOPBACK}:{self.portal_port}",
-            "--workers",
-            str(a.gunicorn_workers),
-            "--backlog",
-            "2048",
-            "--timeout",
-            "60",
-        ]
-        if a.gunicorn_threads > 1:
-            gunicorn += ["--worker-class", "gthread", "--threads", str(a.gunicorn_threads)]
         # The processes name themselves to PostgreSQL (pg_stat_activity, connection log lines).
-        self.stack.start("gunicorn", gunicorn, {**self.env, "DATABASE_URL": self.database_url("web")})
+        self.stack.start("web", self.web_argv(), {**self.env, "DATABASE_URL": self.database_url("web")})
         celery_env = {**self.env, "DATABASE_URL": self.database_url("worker")}
         celery_app = "portal"
         for index in range(a.celery_workers):
@@ -840,7 +843,7 @@ class Bench:
         if acked and replied >= 0.99 * acked:
             # CPU milliseconds per replied command: the cost, whatever else the machine did. Only where
             # (nearly) every command was served in the window, or the work of the rest would be missing.
-            for name in ("gunicorn", "celery", "postgres", "redis", "reference"):
+            for name in ("web", "celery", "postgres", "redis", "reference"):
                 if scenario.cpu.get(name):
                     scenario.cpu_per_command[name] = round(scenario.cpu[name] * 10 * elapsed / replied, 2)
             if scenario.target == "portal":
@@ -1029,7 +1032,7 @@ class Bench:
             return []
         profilers = []
         for proc in self.stack.procs:
-            if proc.name in {"gunicorn"} or (proc.name.startswith("celery-") and proc.name != "celery-beat"):
+            if proc.name == "web" or (proc.name.startswith("celery-") and proc.name != "celery-beat"):
                 out = self.logs / f"profile-{scenario.key}-{proc.name}.txt"
                 profilers.append(
                     subprocess.Popen(
@@ -1122,16 +1125,19 @@ class Bench:
 
     def header(self) -> str:
         a = self.args
-        web = (
-            f"{a.gunicorn_workers} workers x {a.gunicorn_threads} threads (gthread)"
-            if a.gunicorn_threads > 1
-            else f"{a.gunicorn_workers} sync workers"
-        )
+        if a.web == "gunicorn":
+            web = (
+                f"gunicorn portal.wsgi, {a.web_workers} workers x {a.web_threads} threads (gthread)"
+                if a.web_threads > 1
+                else f"gunicorn portal.wsgi, {a.web_workers} sync workers"
+            )
+        else:
+            web = f"granian portal.wsgi:application, {a.web_workers} workers x {a.web_threads} threads"
         return "\n".join(
             [
                 f"Traffic benchmark {self.stamp}{' (quick)' if a.quick else ''}: {os.cpu_count()} cores; "
                 f"logs in {self.logs}",
-                f"portal: gunicorn portal.wsgi, {web}; celery: {a.celery_workers} worker(s) x {a.celery_concurrency} "
+                f"portal: {web}; celery: {a.celery_workers} worker(s) x {a.celery_concurrency} "
                 f"({a.celery_pool}){'' if a.no_beat else ' + beat'}"
                 f"{f', nice {a.celery_nice}' if a.celery_nice else ''}; DEBUG=false, LOG_LEVEL={a.log_level.upper()}",
                 "bot rate_limit = 1000/s (the model's maximum), so the per-bot send limit is not what is measured.",
@@ -1167,8 +1173,9 @@ class Bench:
                     "quick": self.args.quick,
                     "plan": asdict(self.plan),
                     "config": {
-                        "gunicorn_workers": self.args.gunicorn_workers,
-                        "gunicorn_threads": self.args.gunicorn_threads,
+                        "web": self.args.web,
+                        "web_workers": self.args.web_workers,
+                        "web_threads": self.args.web_threads,
                         "celery_workers": self.args.celery_workers,
                         "celery_concurrency": self.args.celery_concurrency,
                         "celery_pool": self.args.celery_pool,
@@ -1257,7 +1264,7 @@ class Bench:
 
 STAGES = ("to_view", "view", "queue", "handler", "to_claim", "claim_to_send", "botx_http", "send_to_fake")
 STAGE_NOTES = {
-    "to_view": "scheduled send -> view starts (client, gunicorn accept queue)",
+    "to_view": "scheduled send -> view starts (client, web server accept queue)",
     "view": "view starts -> row saved (JWT, lookups; commit follows)",
     "queue": "row saved -> a drain starts it (commit, wake, Redis, worker free, earlier events of its batch)",
     "handler": "its turn in the drain: parse, access, handler, outbox rows",
@@ -1357,7 +1364,7 @@ def format_tables(scenarios: list[Scenario]) -> str:
                 loads,
             )
         )
-    groups = ["machine", "others", "gunicorn", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference"]
+    groups = ["machine", "others", "web", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference"]
     parts.append(
         _table(
             "CPU use from the start of each scenario until all its work was done or the wait ended (% of one core;\n"
@@ -1374,7 +1381,7 @@ def format_tables(scenarios: list[Scenario]) -> str:
                 "Cost per command, where (nearly) all were served within the scenario: CPU ms, and PostgreSQL work\n"
                 "(pg_stat_database deltas; 'postgres ms' may include other databases' work on this shared server)",
                 [("scenario", "name", 24)]
-                + [(f"{g} ms", g, 11) for g in ("gunicorn", "celery", "postgres", "redis", "reference")]
+                + [(f"{g} ms", g, 11) for g in ("web", "celery", "postgres", "redis", "reference")]
                 + [
                     ("commits", "xact_commit", 8),
                     ("sessions", "sessions", 9),

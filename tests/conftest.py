@@ -20,7 +20,7 @@ ECHO_SECRET = "bee001bee001bee001bee001bee001bee001"
 
 @pytest.fixture(scope="session", autouse=True)
 def _live_servers_serve_the_deployed_application() -> Iterator[None]:
-    """A live server runs what gunicorn runs (portal.wsgi): the Bot API's fast path in front of Django.
+    """A live server runs what the web server runs (portal.wsgi): the Bot API's fast path in front of Django.
 
     Django's live server thread builds a bare ``WSGIHandler``; so the sandbox's callbacks and the
     simulator's commands in end-to-end and browser tests take the path BotX traffic takes in production.

@@ -54,7 +54,7 @@ class WsgiResponse:
 def wsgi_environ(
     method: str, path: str, body: bytes | str = b"", *, host: str = "testserver", headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """A WSGI environ as gunicorn builds it for a request; ``headers`` by their HTTP names."""
+    """A WSGI environ as the web server builds it for a request; ``headers`` by their HTTP names."""
     raw = body.encode() if isinstance(body, str) else body
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
@@ -88,7 +88,7 @@ def _not_for_django(environ: dict[str, Any], start_response: Any) -> Any:
 def wsgi_post(
     path: str, body: bytes | str, *, headers: dict[str, str] | None = None, application: Any = None
 ) -> WsgiResponse:
-    """POST as gunicorn calls the deployed application (portal.wsgi), not through Django's test client.
+    """POST as the web server calls the deployed application (portal.wsgi), not through Django's test client.
 
     By default through the Bot API's fast path alone (bots/views/botx_wsgi.py), with Django behind it
     refusing to serve: a request it left to Django fails the test instead of passing by the other way.

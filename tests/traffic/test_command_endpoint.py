@@ -39,7 +39,7 @@ OTHER_SECRET = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 @pytest.fixture(params=["django", "wsgi"])
 def botx_path(request: pytest.FixtureRequest) -> str:
     # Every test here runs through Django's views and through the WSGI fast path (portal.wsgi) that
-    # gunicorn serves: both must answer and store alike.
+    # the web server serves: both must answer and store alike.
     return str(request.param)
 
 
