@@ -6,11 +6,11 @@
 
 It starts, as its own subprocesses (stopped on exit or Ctrl-C; logs under var/bench/<run>/):
   * the fake BotX API (bench/fake_botx.py), which records each reply and sends each callback;
-  * the portal as in production: ``granian portal.wsgi:application`` (or ``--web gunicorn``),
-    ``celery -A portal worker`` (and
-    ``celery -A portal beat`` for the sweeper), DEBUG=false, on PostgreSQL (database
-    ``portal_bench``, dropped, created and migrated) and Redis (database 5, flushed), with one echo
-    bot registered by ``manage.py bots apply`` on a CTS that is the fake BotX (auth v2);
+  * the portal as in production: ``granian portal.wsgi:application`` (gunicorn with ``--web
+    gunicorn``), ``celery -A portal worker`` (and ``celery -A portal beat`` for the sweeper),
+    DEBUG=false, on PostgreSQL (database ``portal_bench``, dropped, created and migrated) and Redis
+    (database 5, flushed), with one echo bot registered by ``manage.py bots apply`` on a CTS that is
+    the fake BotX (auth v2);
   * the reference: pybotx's FastAPI integration under uvicorn (bench/reference_pybotx_echo.py);
   * for each scenario, the load generator (bench/loadgen.py) in its own process.
 
@@ -1125,14 +1125,10 @@ class Bench:
 
     def header(self) -> str:
         a = self.args
+        web = f"granian portal.wsgi:application, {a.web_workers} workers x {a.web_threads} threads"
         if a.web == "gunicorn":
-            web = (
-                f"gunicorn portal.wsgi, {a.web_workers} workers x {a.web_threads} threads (gthread)"
-                if a.web_threads > 1
-                else f"gunicorn portal.wsgi, {a.web_workers} sync workers"
-            )
-        else:
-            web = f"granian portal.wsgi:application, {a.web_workers} workers x {a.web_threads} threads"
+            kind = f"x {a.web_threads} threads (gthread)" if a.web_threads > 1 else "(sync)"
+            web = f"gunicorn portal.wsgi, {a.web_workers} workers {kind}"
         return "\n".join(
             [
                 f"Traffic benchmark {self.stamp}{' (quick)' if a.quick else ''}: {os.cpu_count()} cores; "
