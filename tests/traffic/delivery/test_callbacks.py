@@ -94,6 +94,23 @@ def assert_settled_once_if_open(message: OutboundMessage, status_before: str) ->
         assert [status for status, _note in callback_events(message)] == [Status.FAILED]
 
 
+def run_while_held(
+    hold: Callable[[], None], wait: Callable[[], None], holding: threading.Event, release: threading.Event
+) -> None:
+    """Run ``hold`` in a thread until it sets ``holding`` (a row lock taken), then ``wait`` in another,
+    which must still be waiting for that lock half a second later; then set ``release`` and let both end."""
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive(), "waiting for the row the other transaction holds"
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+
+
 def test_an_ok_callback_delivers_its_message(bot: Bot) -> None:
     message = sent_message(bot)
 
@@ -510,16 +527,7 @@ def test_the_second_look_locks_the_message_before_the_receipt_as_the_worker_does
         finally:
             connections.close_all()
 
-    first = threading.Thread(target=worker)
-    first.start()
-    assert holding.wait(10)
-    second = threading.Thread(target=look)
-    second.start()
-    second.join(0.5)
-    assert second.is_alive(), "waiting for the message the worker holds"
-    go_on.set()
-    first.join(10)
-    second.join(10)
+    run_while_held(worker, look, holding, go_on)
 
     assert errors == [], "neither waited for the other: no deadlock"
     assert CallbackReceipt.objects.get().message_id == message.pk
@@ -556,16 +564,7 @@ def test_a_message_changed_by_a_transaction_the_callbacks_statement_waited_for_i
             connections.close_all()
 
     answers: list[int] = []
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(10)
-    poster = threading.Thread(target=post)
-    poster.start()
-    poster.join(0.5)
-    assert poster.is_alive()  # waiting for the message's row
-    release.set()
-    holder.join(10)
-    poster.join(10)
+    run_while_held(hold, post, holding, release)
 
     assert answers == [202]
     assert CallbackReceipt.objects.filter(message=message).count() == 1  # matched
