@@ -467,7 +467,7 @@ def select_prepared(
     """``rows_select``'s statement (built once per shape) and its parameters, for a caller that runs it
     as part of a larger one; None if it can match nothing (an empty list in ``where``)."""
     values: list[Any] = []
-    shape: list[tuple[str, int, bool]] = []
+    shape: list[tuple[str, int, bool]] = []  # a condition's field, its list's length (0: one value), NOT
     for negated, conditions in ((False, where), (True, exclude or {})):
         for name, value in conditions.items():
             if isinstance(value, list | tuple | set | frozenset):
