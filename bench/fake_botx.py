@@ -1,4 +1,4 @@
-"""A minimal fake BotX API for the benchmarks: one asyncio process (aiohttp.web).
+"""A minimal fake BotX API for the benchmarks: one asyncio process (aiohttp.web; callbacks by bench/lean_http.py).
 
 What a bot calls:
   GET  /api/v2/botx/bots/<bot_id>/token          -> {"status": "ok", "result": "<token>"} (auth v1)
@@ -15,7 +15,9 @@ What the driver calls:
 
 Times are ``time.time()`` (the load generator's clock is the same machine's). Callbacks are sent
 without a token (BotX is not known to sign them; pybotx does not check them) by at most
-``--callback-concurrency`` requests at once, and retried twice on failure, as counted in /_stats.
+``--callback-concurrency`` requests at once to each server (bench/lean_http.py: the fake shares the
+machine with the system it serves, so it spends as little CPU as it can), and retried twice on
+failure, as counted in /_stats.
 
     python bench/fake_botx.py --port 8911 --callback BOT_ID=http://127.0.0.1:8910/botx/BOT_ID/notification/callback
 """
@@ -30,8 +32,10 @@ import json
 import logging
 import time
 import uuid
+from urllib.parse import urlsplit
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import web
+from lean_http import Client  # beside this file, which Python puts first on sys.path
 
 logger = logging.getLogger("fake_botx")
 
@@ -43,8 +47,8 @@ class FakeBotx:
     def __init__(self, callbacks: dict[str, str], *, callback_concurrency: int, callback_delay: float) -> None:
         self.callback_urls = {key.lower(): url for key, url in callbacks.items()}
         self.callback_delay = callback_delay
-        self.callback_slots = asyncio.Semaphore(callback_concurrency)
-        self.session: ClientSession | None = None
+        self.callback_concurrency = callback_concurrency
+        self.clients: dict[str, Client] = {}  # by the callback URL's scheme and authority
         self.tasks: set[asyncio.Task[None]] = set()
         self.reset()
 
@@ -91,20 +95,20 @@ class FakeBotx:
     async def _callback(self, url: str, sync_id: str) -> None:
         if self.callback_delay:
             await asyncio.sleep(self.callback_delay)
-        payload = {"sync_id": sync_id, "status": "ok", "result": {}}
-        assert self.session is not None
+        payload = json.dumps({"sync_id": sync_id, "status": "ok", "result": {}}).encode()
+        parts = urlsplit(url)
+        server = f"{parts.scheme}://{parts.netloc}"
+        client = self.clients.get(server)
+        if client is None:
+            client = self.clients[server] = Client(server, connections=self.callback_concurrency, timeout=30)
         for attempt in range(CALLBACK_ATTEMPTS):
             if attempt:
                 self.callbacks["retried"] += 1
                 await asyncio.sleep(CALLBACK_RETRY_SECONDS * attempt)
-            try:
-                async with self.callback_slots, self.session.post(url, json=payload) as response:
-                    await response.read()
-                    if response.status < 500:
-                        self.callbacks["sent"] += 1
-                        return
-            except (TimeoutError, ClientError):
-                pass
+            status, _body = await client.post(parts.path, payload)
+            if 0 < status < 500:
+                self.callbacks["sent"] += 1
+                return
         self.callbacks["failed"] += 1
 
     # --- for the driver ----------------------------------------------------------------------------
@@ -130,17 +134,11 @@ class FakeBotx:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    async def startup(self, app: web.Application) -> None:
-        self.session = ClientSession(
-            connector=TCPConnector(limit=0, ttl_dns_cache=None),
-            timeout=ClientTimeout(total=30),
-        )
-
     async def cleanup(self, app: web.Application) -> None:
         for task in list(self.tasks):
             task.cancel()
-        if self.session is not None:
-            await self.session.close()
+        for client in self.clients.values():
+            await client.close()
 
 
 def _token_issuer(authorization: str) -> str | None:
@@ -164,7 +162,6 @@ def build_app(fake: FakeBotx) -> web.Application:
     app.router.add_get("/_stats", fake.stats)
     app.router.add_post("/_reset", fake.reset_view)
     app.router.add_post("/_config", fake.config)
-    app.on_startup.append(fake.startup)
     app.on_cleanup.append(fake.cleanup)
     return app
 

@@ -1137,7 +1137,7 @@ class Bench:
                 f"({a.celery_pool}){'' if a.no_beat else ' + beat'}"
                 f"{f', nice {a.celery_nice}' if a.celery_nice else ''}; DEBUG=false, LOG_LEVEL={a.log_level.upper()}",
                 "bot rate_limit = 1000/s (the model's maximum), so the per-bot send limit is not what is measured.",
-                f"load generator: its own process (aiohttp), a v2 JWT "
+                f"load generator: its own process (bench/lean_http.py), a v2 JWT "
                 f"{'per second' if a.token_per_second else 'per request'}, a fresh sync_id and a unique text per "
                 f"command, {a.chats} users in personal chats.",
                 f"warm-up before each scenario: 1 s of commands at {WARM_RATE:.0f}/s (before a latency run: at its "
