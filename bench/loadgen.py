@@ -99,12 +99,18 @@ class Commands:
 _MARK = "@@%s@@"  # JSON-safe, and found nowhere in the fixture
 
 
-async def post(client: Client, path: str, signer: Signer, data: bytes) -> int:
-    status, _body = await client.post(path, data, {"Authorization": signer.header()})
-    return status
+class Sender:
+    """POSTs a body to the /command URL with a token; its HTTP status (0: no answer)."""
+
+    def __init__(self, client: Client, url: str, signer: Signer) -> None:
+        self.client, self.path, self.signer = client, urlsplit(url).path, signer
+
+    async def post(self, data: bytes) -> int:
+        status, _body = await self.client.post(self.path, data, {"Authorization": self.signer.header()})
+        return status
 
 
-async def closed_loop(args: argparse.Namespace, client: Client, signer: Signer, commands: Commands) -> list[Result]:
+async def closed_loop(args: argparse.Namespace, sender: Sender, commands: Commands) -> list[Result]:
     results: list[Result] = []
     deadline = time.time() + args.duration
 
@@ -112,21 +118,21 @@ async def closed_loop(args: argparse.Namespace, client: Client, signer: Signer, 
         while time.time() < deadline and len(results) < args.max_requests:
             text, sync_id, data = commands.next()
             started = time.time()
-            status = await post(client, args.path, signer, data)
+            status = await sender.post(data)
             results.append([text, sync_id, started, time.time() if status else None, status])
 
     await asyncio.gather(*(connection() for _ in range(args.concurrency)))
     return results
 
 
-async def open_loop(args: argparse.Namespace, client: Client, signer: Signer, commands: Commands) -> list[Result]:
+async def open_loop(args: argparse.Namespace, sender: Sender, commands: Commands) -> list[Result]:
     total = min(int(args.rate * args.duration), args.max_requests)
     prepared = [commands.next() for _ in range(total)]
     results: list[Result] = [[text, sync_id, 0.0, None, 0] for text, sync_id, _ in prepared]
     tasks: list[asyncio.Task[None]] = []
 
     async def one(index: int, scheduled: float) -> None:
-        status = await post(client, args.path, signer, prepared[index][2])
+        status = await sender.post(prepared[index][2])
         row = results[index]
         row[2] = scheduled
         row[3] = time.time() if status else None
@@ -150,13 +156,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     commands = Commands(tag=args.tag, bot_id=args.bot_id, host=args.host, chats=args.chats, seed=args.seed)
     connections = args.concurrency if args.mode == "closed" else args.connections
     client = Client(args.url, connections=connections, timeout=args.timeout)
-    args.path = urlsplit(args.url).path
+    sender = Sender(client, args.url, signer)
     try:
         began = time.time()
         if args.mode == "closed":
-            results = await closed_loop(args, client, signer, commands)
+            results = await closed_loop(args, sender, commands)
         else:
-            results = await open_loop(args, client, signer, commands)
+            results = await open_loop(args, sender, commands)
         ended = time.time()
     finally:
         await client.close()
