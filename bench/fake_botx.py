@@ -105,7 +105,7 @@ class FakeBotx:
             if attempt:
                 self.callbacks["retried"] += 1
                 await asyncio.sleep(CALLBACK_RETRY_SECONDS * attempt)
-            status, _body = await client.post(parts.path, payload)
+            status, _body = await client.post(parts.path + (f"?{parts.query}" if parts.query else ""), payload)
             if 0 < status < 500:
                 self.callbacks["sent"] += 1
                 return
