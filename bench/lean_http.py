@@ -107,7 +107,7 @@ class Client:
         timer = loop.call_at(deadline, _expire, waiter)
         try:
             status, answer, keep = await waiter
-        except (ConnectionError, TimeoutError, OSError, ValueError):
+        except OSError:  # ConnectionError and TimeoutError among them
             self._discard(connection)
             return 0, b""
         finally:
