@@ -48,6 +48,7 @@ from bots.services.rows import (
     Columns,
     Insert,
     Update,
+    choices_sql,
     column_sql,
     columns_of,
     row_first,
@@ -300,7 +301,7 @@ def _looked_after_answers(
     look = _after_answers.get(connection.alias)
     if look is None:
         look = _after_answers[connection.alias] = _AfterAnswers.build(connection)
-    params: list[Any] = [[uuid.UUID(sync_id) for sync_id in sync_ids], bot_pk, bot_pk, list(chats), str(Status.PENDING)]
+    params: list[Any] = [[uuid.UUID(sync_id) for sync_id in sync_ids], bot_pk, bot_pk, list(chats)]
     with connection.cursor() as cursor:
         cursor.execute(look.sql, params)
         found = cursor.fetchall()
@@ -341,7 +342,7 @@ class _AfterAnswers:
             f" UNION ALL SELECT false, {nulls(receipts)}, {pending.sql(connection, 'm')}"
             f" FROM {quote(OutboundMessage._meta.db_table)} m"
             f" WHERE m.{column(OutboundMessage, 'bot')} = %s AND m.{column(OutboundMessage, 'chat_id')} = ANY(%s)"
-            f" AND m.{column(OutboundMessage, 'status')} = %s"
+            f" AND m.{column(OutboundMessage, 'status')} = {choices_sql(Status.PENDING)}"  # outbound_chat_order_idx
         )
         return cls(sql, receipts, pending)
 

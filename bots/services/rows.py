@@ -11,6 +11,7 @@ rows: no signals are sent and no parents or relations are saved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -410,7 +411,9 @@ class Select:
     order: str = ""  # its ORDER BY's column and direction ('"id" ASC'), or nothing
 
 
-_SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[tuple[str, int, bool], ...], str, int | None, str]
+# A condition's field, its list's length (0: one value), NOT, and its values when they are constants.
+_Condition = tuple[str, int, bool, str]
+_SelectKey = tuple[type[Model], str, tuple[str, ...] | None, tuple[_Condition, ...], str, int | None, str]
 _selects: dict[_SelectKey, Select] = {}
 _SELECTS_KEPT = 1024
 
@@ -437,7 +440,8 @@ def rows_select(
     is ``column = value`` (a None matches nothing; the ORM says IS NULL), or ``column IN (...)`` for a
     list, tuple or set (an empty one matches nothing, or in ``exclude`` leaves nothing out).
     ``order_by``: one field, ``-`` for descending. Read from the database written to: a locking read
-    belongs with the writes after it.
+    belongs with the writes after it. A value that is one of a model's choices is written into the
+    statement (``choices_sql``).
     """
     connection = connections[router.db_for_write(model)]
     prepared = select_prepared(
@@ -467,7 +471,7 @@ def select_prepared(
     """``rows_select``'s statement (built once per shape) and its parameters, for a caller that runs it
     as part of a larger one; None if it can match nothing (an empty list in ``where``)."""
     values: list[Any] = []
-    shape: list[tuple[str, int, bool]] = []  # a condition's field, its list's length (0: one value), NOT
+    shape: list[_Condition] = []
     for negated, conditions in ((False, where), (True, exclude or {})):
         for name, value in conditions.items():
             if isinstance(value, list | tuple | set | frozenset):
@@ -475,11 +479,16 @@ def select_prepared(
                     if negated:
                         continue
                     return None
-                values.append(list(value))
-                shape.append((name, len(value), negated))
+                value = list(value)
+                count = len(value)
+            else:
+                count = 0
+            constants = _constants_sql(value if count else [value])
+            if constants:
+                shape.append((name, count, negated, constants))
             else:
                 values.append(value)
-                shape.append((name, 0, negated))
+                shape.append((name, count, negated, ""))
     key = (model, connection.alias, None if fields is None else tuple(fields), tuple(shape), order_by, limit, lock)
     select = _selects.get(key)
     if select is None:
@@ -516,20 +525,20 @@ def _select_build(
     model: type[Model],
     connection: Any,
     fields: Sequence[str] | None,
-    where: Sequence[tuple[str, int, bool]],
+    where: Sequence[_Condition],
     order_by: str,
     limit: int | None,
     lock: str,
 ) -> Select:
     quote = connection.ops.quote_name
     columns = columns_of(model, connection, fields)
-    conditions = [_column(model, name) for name, _count, _negated in where]
-    tests = [
-        ("NOT " if negated else "")
-        + (f"{quote(field.column)} IN ({', '.join(['%s'] * count)})" if count else f"{quote(field.column)} = %s")
-        for field, (_name, count, negated) in zip(conditions, where, strict=True)
-    ]
-    # Names from the model's metadata; every value is a parameter.
+    tests = []
+    for name, count, negated, constants in where:
+        column = quote(_column(model, name).column)
+        values = constants or ", ".join(["%s"] * (count or 1))
+        tests.append(("NOT " if negated else "") + (f"{column} IN ({values})" if count else f"{column} = {values}"))
+    conditions = [_column(model, name) for name, _count, _negated, constants in where if not constants]
+    # Names from the model's metadata, choices of the model (choices_sql); every other value a parameter.
     sql = f"SELECT {columns.sql(connection)} FROM {quote(model._meta.db_table)}"  # noqa: S608
     if tests:
         sql += f" WHERE {' AND '.join(tests)}"
@@ -544,6 +553,32 @@ def _select_build(
         if lock == "skip" and connection.features.has_select_for_update_skip_locked:
             sql += " SKIP LOCKED"
     return Select(sql, conditions, columns, order)
+
+
+# What a choice's value may be to be written into a statement as it is.
+_PLAIN = re.compile(r"[a-z0-9_]+")
+
+
+def choices_sql(*values: models.Choices) -> str:
+    """Choices of a model (its own constants, a status or a kind) as SQL literals, comma-separated.
+
+    For the conditions that a partial index's own condition must be proved from. PostgreSQL proves it
+    from constants only: a prepared statement that passes the status as a parameter has a generic plan
+    (after its fifth run; the hot statements are prepared, portal/env.py) that cannot use the partial
+    index, and reads a broader one instead. In bench/traffic.py that was every message of the bot for
+    each message a delivery claimed, and every command ever stored for each drain's claim.
+    """
+    constants = _constants_sql(values)
+    if not constants:
+        raise ValueError(f"not plain choices of a model: {values!r}")
+    return constants
+
+
+def _constants_sql(values: Sequence[Any]) -> str:
+    """``values`` as SQL literals if each is a plain choice of a model, else nothing."""
+    if not all(isinstance(value, models.Choices) and _PLAIN.fullmatch(str(value)) for value in values):
+        return ""
+    return ", ".join(f"'{value}'" for value in values)
 
 
 def column_sql(connection: BaseDatabaseWrapper, model: type[Model], name: str) -> str:

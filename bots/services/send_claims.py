@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from bots.models import Bot, OutboundMessage, SendSlot
 from bots.services.bot_rows import bots_read
-from bots.services.rows import Columns, column_sql, columns_of, row_first, rows_update
+from bots.services.rows import Columns, choices_sql, column_sql, columns_of, row_first, rows_update
 
 Status = OutboundMessage.Status
 
@@ -135,9 +135,7 @@ def _claim_params(connection: Any, message_ids: list[int], now: dt.datetime) -> 
         status.get_db_prep_value(Status.SENDING, connection),
         at.get_db_prep_value(now, connection),
         *message_ids,
-        status.get_db_prep_value(Status.PENDING, connection),
         at.get_db_prep_value(now, connection),
-        *(status.get_db_prep_value(open_status, connection) for open_status in OutboundMessage.OPEN_STATUSES),
     ]
 
 
@@ -161,13 +159,15 @@ def _claim_build(connection: Any, count: int, slots: bool) -> tuple[str, Columns
         lock = " FOR UPDATE SKIP LOCKED"
     elif connection.features.has_select_for_update:
         lock = " FOR UPDATE"
-    opened = ", ".join(["%s"] * len(OutboundMessage.OPEN_STATUSES))
+    # The statuses as constants: the earlier open message of the chat is looked for in the partial index
+    # outbound_chat_order_idx (rows.choices_sql).
+    pending, opened = choices_sql(Status.PENDING), choices_sql(*OutboundMessage.OPEN_STATUSES)
     columns = columns_of(OutboundMessage, connection)
-    # Names from the model's metadata; every value is a parameter.
+    # Names from the model's metadata, choices of the model; every other value is a parameter.
     claim = (
         f"UPDATE {table} SET {status} = %s, {column('attempts')} = {column('attempts')} + 1, "  # noqa: S608
         f"{column('sent_at')} = %s WHERE {pk} IN ("
-        f"SELECT m.{pk} FROM {table} m WHERE m.{pk} IN ({', '.join(['%s'] * count)}) AND m.{status} = %s "
+        f"SELECT m.{pk} FROM {table} m WHERE m.{pk} IN ({', '.join(['%s'] * count)}) AND m.{status} = {pending} "
         f"AND m.{column('next_attempt_at')} <= %s AND NOT EXISTS (SELECT 1 FROM {table} e "
         f"WHERE e.{bot} = m.{bot} AND e.{chat} = m.{chat} AND e.{pk} < m.{pk} AND e.{status} IN ({opened})) "
         f"ORDER BY m.{pk}{lock}) RETURNING {columns.sql(connection)}"

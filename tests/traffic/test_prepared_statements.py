@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
+from psycopg.sql import Literal
 
+from bots.models import InboundEvent, OutboundMessage
+from bots.services import send_claims
 from bots.services.delivery import callback_target
+from bots.services.rows import select_prepared
 
 pytestmark = [
     pytest.mark.django_db,
@@ -41,3 +48,70 @@ def test_a_statement_run_once_is_not_prepared(make_bot: Callable[..., Any]) -> N
         cursor.execute(f"SELECT %s AS m{marker}", [1])
 
     assert prepared_on_this_connection(marker) == []
+
+
+def generic_plan(sql: str, params: list[Any]) -> str:
+    """The plan PostgreSQL keeps for ``sql`` once it is prepared and has run five times: one for any
+    values (EXPLAIN of a statement with its values plans for those values, so it is prepared by name)."""
+    numbers = itertools.count(1)
+    name = f"probe_{uuid.uuid4().hex}"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE {name} AS {re.sub('%s', lambda _: f'${next(numbers)}', sql)}")
+        values = ", ".join(Literal(value).as_string(connection.connection) for value in params)
+        cursor.execute(f"EXPLAIN EXECUTE {name}({values})")  # a statement of its own: no parameters
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute(f"DEALLOCATE {name}")
+    return plan
+
+
+def only_the_partial_index_left(*others: str) -> None:
+    """Drop the other indexes the planner could pick (in the test's transaction, rolled back with it):
+    what is left to compare is the partial index against reading the table."""
+    with connection.cursor() as cursor:
+        for index in others:
+            cursor.execute(f"DROP INDEX {index}")
+        cursor.execute(f"ANALYZE {OutboundMessage._meta.db_table}")
+        cursor.execute(f"ANALYZE {InboundEvent._meta.db_table}")
+
+
+def test_the_delivery_claim_looks_for_an_open_message_before_in_the_partial_index(
+    make_bot: Callable[..., Any],
+) -> None:
+    # A chat with a long history and two messages open. With the statuses as parameters, the generic plan
+    # could not use the partial index of open messages: on tables without statistics it read the chat's
+    # or the bot's every message for each message claimed (bench/traffic.py: 7,700 index entries each).
+    bot, chat = make_bot(name="Claim plan"), uuid.uuid4()
+    Status = OutboundMessage.Status
+    OutboundMessage.objects.bulk_create(
+        OutboundMessage(bot=bot, chat_id=chat, method="notification", payload={}, status=status)
+        for status in [Status.DELIVERED] * 3000 + [Status.PENDING] * 2
+    )
+    only_the_partial_index_left("outbound_chat_time_idx", "outbound_bot_time_idx")
+    sql, _columns = send_claims._claim_statement(connection, 2, slots=False)
+
+    plan = generic_plan(sql, send_claims._claim_params(connection, [1, 2], timezone.now()))
+
+    assert "outbound_chat_order_idx" in plan
+
+
+def test_the_drain_claims_from_the_partial_index_of_waiting_commands(make_bot: Callable[..., Any]) -> None:
+    bot = make_bot(name="Drain plan")
+    Status, Endpoint = InboundEvent.Status, InboundEvent.Endpoint
+    InboundEvent.objects.bulk_create(
+        InboundEvent(bot=bot, endpoint=Endpoint.COMMAND, sync_id=uuid.uuid4(), status=status)
+        for status in [Status.DONE] * 400 + [Status.RECEIVED] * 2
+    )
+    only_the_partial_index_left("inbound_status_time_idx")
+    prepared = select_prepared(
+        InboundEvent,
+        connection,
+        where={"status": Status.RECEIVED, "endpoint": Endpoint.COMMAND},  # as dispatch._claim asks
+        exclude={"id": {1}},
+        order_by="id",
+        limit=50,
+        lock="skip",
+    )
+    assert prepared is not None
+
+    assert "inbound_queue_idx" in generic_plan(prepared[0].sql, prepared[1])

@@ -17,7 +17,7 @@ from django.utils import timezone
 from bots.models import Bot, ChatRule, CommandRule, CtsServer, InboundEvent, OutboundMessage
 from bots.services import send_claims
 from bots.services.bot_rows import bots_read
-from bots.services.rows import rows_select
+from bots.services.rows import choices_sql, rows_select, select_prepared
 
 pytestmark = [pytest.mark.django_db]
 Status = OutboundMessage.Status
@@ -60,6 +60,33 @@ def test_exclude_leaves_out_the_rows_it_names_and_an_empty_list_none(bot: Bot) -
     assert [row.pk for row in left] == [rows[0].pk, rows[2].pk]
     assert [row.pk for row in everything] == [row.pk for row in rows]
     assert {row.pk for row in one} == {rows[1].pk, rows[2].pk}
+
+
+def test_a_choice_of_the_model_is_written_into_the_statement_and_any_other_value_is_a_parameter(bot: Bot) -> None:
+    pending, sent = outbox_row(bot), outbox_row(bot, status=Status.SENT)
+
+    select, params = select_prepared(
+        OutboundMessage, connection, where={"bot": bot.pk, "status": Status.PENDING}, exclude={"id": [sent.pk]}
+    ) or (None, [])
+    found = rows_select(OutboundMessage, where={"bot": bot.pk, "status": [Status.SENT, Status.PENDING]})
+    plain = rows_select(OutboundMessage, where={"bot": bot.pk, "status": "sent"})
+
+    assert select is not None and "= 'pending'" in select.sql
+    assert params == [bot.pk, sent.pk]
+    assert {row.pk for row in found} == {pending.pk, sent.pk}
+    assert [row.pk for row in plain] == [sent.pk]  # a plain string stays a parameter
+
+
+def test_choices_sql_refuses_what_is_not_a_plain_choice_of_a_model() -> None:
+    from django.db import models
+
+    class Odd(models.TextChoices):
+        QUOTE = "it's", "quote"
+
+    assert choices_sql(Status.PENDING, Status.SENDING) == "'pending', 'sending'"
+    for values in (("pending",), (Odd.QUOTE,), ()):
+        with pytest.raises(ValueError):
+            choices_sql(*values)
 
 
 def test_an_empty_list_matches_nothing_without_asking_the_database(bot: Bot) -> None:
