@@ -163,6 +163,7 @@ def main() -> None:
         bench.background_busy = traffic.background_load(2)
         bench.prepare_services()
         bench.start_fake()
+        bench.seed_history()  # before the probe's roles: the history's statements are not the probe's
         roles_create()
         bench.db_users = {"web": ROLES[0], "worker": ROLES[1]}
         bench.start_portal({"log_min_duration_statement": "0"})

@@ -130,6 +130,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run the Celery worker at this nice level (e.g. 10: the web processes answer BotX first under overload)",
     )
     parser.add_argument("--no-beat", action="store_true", help="run no celery beat (no sweeper)")
+    parser.add_argument(
+        "--history",
+        type=float,
+        default=15.0,
+        help="seconds of commands at full speed that the portal has served, and analyzed, before the scenarios"
+        " (0: each scenario starts from empty tables)",
+    )
     parser.add_argument("--log-level", default="INFO", help="the portal's LOG_LEVEL and Celery's --loglevel")
     parser.add_argument("--chats", type=int, default=1000, help="distinct users (personal chats) commands come from")
     parser.add_argument("--token-per-second", action="store_true", help="one JWT per second, not one per request")
@@ -474,6 +481,7 @@ class Bench:
         self.versions: dict[str, str] = {}
         self.db_users: dict[str, str] = {}
         self.speed: list[float] = []  # python_speed() at the start and at the end
+        self.history = 0  # commands in the ledger each scenario starts with (seed_history)
 
     # --- setup -------------------------------------------------------------------------------------
 
@@ -510,6 +518,7 @@ class Bench:
             conn.execute(f"CREATE DATABASE {DB_NAME}")
             self.versions["postgresql"] = str(scalar(conn, "SHOW server_version"))
             self.versions["synchronous_commit"] = str(scalar(conn, "SHOW synchronous_commit"))
+            self.versions["autovacuum"] = str(scalar(conn, "SHOW autovacuum"))
         client = redis.Redis.from_url(REDIS_URL)
         client.flushdb()
         self.versions["redis"] = str(client.info("server").get("redis_version"))
@@ -537,6 +546,36 @@ class Bench:
         self.manage("bots", "apply", str(spec_path))
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DB_TEMPLATE} TEMPLATE {DB_NAME}")
+
+    def seed_history(self) -> None:
+        """The template given a ledger in service: ``--history`` seconds of commands from 32 connections,
+        every one answered, then the statistics a production server's autovacuum gathers.
+
+        A portal in service has its ledger and statistics on it. Fresh tables that were never analyzed
+        (this machine's server runs without autovacuum) are planned as if each column had 200 distinct
+        values: the one bot's ID then looks as selective as a sync ID, and a lookup of a callback by its
+        sync ID reads every row of the bot. Analyzed while still small, they are planned as tiny
+        tables, a foreign key's check by a sequential read. Each scenario starts from this template."""
+        import psycopg
+
+        seconds = getattr(self.args, "history", 0.0)
+        if not seconds:
+            return
+        self.start_portal()
+        report = self.loadgen(self.targets()["portal"], mode="closed", duration=seconds, tag="history")
+        acked = {row[0] for row in report["results"] if row[4] == 202}
+        replies, _ = self.wait_replies(acked, 300)
+        if not acked.issubset(replies):
+            raise RuntimeError(f"the history's commands were not all answered; see the logs in {self.logs}")
+        self.settle(60)
+        self.stop_named(PORTAL_PROCESSES)
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {DB_TEMPLATE}")
+            conn.execute(f"CREATE DATABASE {DB_TEMPLATE} TEMPLATE {DB_NAME}")
+        self.history = len(acked)
+        print(f"history: {len(acked)} commands served and answered, then analyzed", flush=True)
 
     def manage(self, *argv: str) -> None:
         log = self.logs / "manage.log"
@@ -1079,6 +1118,7 @@ class Bench:
         print(f"a 10-million-step Python loop takes {self.speed[0]:.2f} s here", flush=True)
         self.prepare_services()
         self.start_fake()
+        self.seed_history()
         targets = self.targets()
         # Each scenario starts from a clean state: a restarted system, an empty ledger, an empty queue.
         # Only the system under test runs; the other one is stopped meanwhile.
@@ -1142,6 +1182,10 @@ class Bench:
                 f"command, {a.chats} users in personal chats.",
                 f"warm-up before each scenario: 1 s of commands at {WARM_RATE:.0f}/s (before a latency run: at its "
                 "rate), all answered.",
+                f"history: each scenario starts from a ledger of {self.history or 'the'} commands served in "
+                f"{a.history:g} s from 32 connections, all answered, then analyzed (--history)"
+                if a.history
+                else "history: none, each scenario starts from empty tables (--history 0)",
             ]
         )
 
@@ -1156,7 +1200,8 @@ class Bench:
         )
         print(
             f"PostgreSQL {self.versions.get('postgresql')} "
-            f"(synchronous_commit={self.versions.get('synchronous_commit')}), Redis {self.versions.get('redis')}"
+            f"(synchronous_commit={self.versions.get('synchronous_commit')}, "
+            f"autovacuum={self.versions.get('autovacuum')}), Redis {self.versions.get('redis')}"
         )
         print()
         print(format_tables(self.scenarios))
