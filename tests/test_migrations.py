@@ -24,3 +24,18 @@ def test_the_ledger_indexes_are_built_without_blocking_writes() -> None:
     assert len(creates) == 3
     assert all(line.startswith("CREATE INDEX CONCURRENTLY") for line in creates)
     assert "BEGIN;" not in out.getvalue(), "CONCURRENTLY cannot run in a transaction"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="DROP INDEX CONCURRENTLY is PostgreSQL's")
+@pytest.mark.django_db
+@pytest.mark.parametrize("backwards", [False, True])
+def test_an_index_replaced_on_the_ledger_is_built_and_dropped_without_blocking_writes(backwards: bool) -> None:
+    out = io.StringIO()
+    call_command("sqlmigrate", "bots", "0005", *(["--backwards"] if backwards else []), stdout=out)
+
+    statements = [line for line in out.getvalue().splitlines() if line.startswith(("CREATE INDEX", "DROP INDEX"))]
+    # Either way the index that takes over is built before the other one goes.
+    assert [line.split()[0] for line in statements] == ["CREATE", "DROP"]
+    assert ("inbound_status_time_idx" in statements[0]) is backwards
+    assert all(" INDEX CONCURRENTLY " in line for line in statements)
+    assert "BEGIN;" not in out.getvalue()

@@ -28,6 +28,26 @@ class AddIndexWithoutLocking(migrations.AddIndex):
         schema_editor.remove_index(model, self.index, **_without_locking(schema_editor))
 
 
+class RemoveIndexWithoutLocking(migrations.RemoveIndex):
+    """``RemoveIndex`` that drops the index on PostgreSQL without blocking the table (``DROP INDEX
+    CONCURRENTLY``), and as usual elsewhere; undone by building it the same way. Its migration must set
+    ``atomic = False``."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        schema_editor.remove_index(model, index, **_without_locking(schema_editor))
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+        schema_editor.add_index(model, index, **_without_locking(schema_editor))
+
+
 def _without_locking(schema_editor: Any) -> dict[str, bool]:
     """The schema editor's option for an index change that does not block writes: PostgreSQL's alone."""
     return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}

@@ -35,7 +35,12 @@ def sweep() -> dict[str, int]:
     counts = {"inbound": 0, "outbound": 0, "stuck": 0, "callbacks": 0}
 
     stale = list(
-        InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED, queued_at__lt=now - grace)
+        InboundEvent.objects.filter(
+            # As the drain claims them: from inbound_queue_idx.
+            status=InboundEvent.Status.RECEIVED,
+            endpoint=InboundEvent.Endpoint.COMMAND,
+            queued_at__lt=now - grace,
+        )
         .order_by("id")
         .values_list("pk", flat=True)[:BATCH]
     )
