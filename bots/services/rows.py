@@ -559,14 +559,15 @@ def _select_build(
 _PLAIN = re.compile(r"[a-z0-9_]+")
 
 
-def choices_sql(*values: models.Choices) -> str:
+def choices_sql(*values: models.TextChoices) -> str:
     """Choices of a model (its own constants, a status or a kind) as SQL literals, comma-separated.
 
     For the conditions that a partial index's own condition must be proved from. PostgreSQL proves it
     from constants only: a prepared statement that passes the status as a parameter has a generic plan
     (after its fifth run; the hot statements are prepared, portal/env.py) that cannot use the partial
-    index, and reads a broader one instead. In bench/traffic.py that was every message of the bot for
-    each message a delivery claimed, and every command ever stored for each drain's claim.
+    index, and reads a broader one instead. In bench/traffic.py the delivery claim read every message
+    of the bot for each message it claimed (15 ms a claim), and the drain's claim 8,000 index entries
+    for a batch of 50.
     """
     constants = _constants_sql(values)
     if not constants:
@@ -576,7 +577,7 @@ def choices_sql(*values: models.Choices) -> str:
 
 def _constants_sql(values: Sequence[Any]) -> str:
     """``values`` as SQL literals if each is a plain choice of a model, else nothing."""
-    if not all(isinstance(value, models.Choices) and _PLAIN.fullmatch(str(value)) for value in values):
+    if not all(isinstance(value, models.TextChoices) and _PLAIN.fullmatch(value) for value in values):
         return ""
     return ", ".join(f"'{value}'" for value in values)
 
