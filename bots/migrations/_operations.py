@@ -34,18 +34,17 @@ class RemoveIndexWithoutLocking(migrations.RemoveIndex):
     ``atomic = False``."""
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-        schema_editor.remove_index(model, index, **_without_locking(schema_editor))
+        self._change(app_label, schema_editor, from_state, schema_editor.remove_index)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-        schema_editor.add_index(model, index, **_without_locking(schema_editor))
+        self._change(app_label, schema_editor, to_state, schema_editor.add_index)
+
+    def _change(self, app_label: str, schema_editor: Any, state: Any, change: Any) -> None:
+        """``change`` (the schema editor's add or remove) the index as ``state`` defines it."""
+        model = state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            change(model, index, **_without_locking(schema_editor))
 
 
 def _without_locking(schema_editor: Any) -> dict[str, bool]:
