@@ -558,7 +558,7 @@ class Bench:
         tables, a foreign key's check by a sequential read. Each scenario starts from this template."""
         import psycopg
 
-        seconds = getattr(self.args, "history", 0.0)
+        seconds = self.args.history
         if not seconds:
             return
         self.start_portal()
@@ -1120,7 +1120,7 @@ class Bench:
         self.start_fake()
         self.seed_history()
         targets = self.targets()
-        # Each scenario starts from a clean state: a restarted system, an empty ledger, an empty queue.
+        # Each scenario starts from a clean state: a restarted system, the template's ledger, an empty queue.
         # Only the system under test runs; the other one is stopped meanwhile.
         if "ack" in a.only:
             self.start_portal()
