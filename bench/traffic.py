@@ -65,6 +65,7 @@ DB_TEMPLATE = f"{DB_NAME}_template"
 PORTAL_PROCESSES = ("web", "celery")
 WEB_SERVERS = ("granian", "gunicorn")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"  # the driver's own reads and upkeep
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -569,7 +570,7 @@ class Bench:
             raise RuntimeError(f"the history's commands were not all answered; see the logs in {self.logs}")
         self.settle(60)
         self.stop_named(PORTAL_PROCESSES)
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
+        with psycopg.connect(PG_BENCH_URL, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE {DB_TEMPLATE}")
@@ -800,7 +801,7 @@ class Bench:
         started = time.monotonic()
         client = redis.Redis.from_url(REDIS_URL)
         try:
-            with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
+            with psycopg.connect(PG_BENCH_URL, autocommit=True) as conn:
                 while time.monotonic() - started < timeout:
                     received = scalar(conn, "SELECT count(*) FROM bots_inboundevent WHERE status = 'received'")
                     open_out = scalar(
@@ -1009,7 +1010,7 @@ class Bench:
     def rows_for(self, sync_ids: list[str]) -> int:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}") as conn:
+        with psycopg.connect(PG_BENCH_URL) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM bots_inboundevent WHERE endpoint = 'command' AND http_status = 202 "
                 "AND sync_id = ANY(%s::uuid[])",
@@ -1035,7 +1036,7 @@ class Bench:
             LEFT JOIN bots_deliveryattempt da ON da.message_id = om.id AND da.number = 1
             WHERE ie.endpoint = 'command' AND ie.sync_id = ANY(%s::uuid[])
         """
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}") as conn:
+        with psycopg.connect(PG_BENCH_URL) as conn:
             rows = conn.execute(query, (list(sent),)).fetchall()
         spans: dict[str, list[float]] = {name: [] for name in STAGES}
         for sync_id, received, queued, started, finished, created, claimed, attempt, duration, _ in rows:
