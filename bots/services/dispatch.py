@@ -37,7 +37,7 @@ from bots.services.outbox import (
     message_build,
     messages_insert,
 )
-from bots.services.rows import Update, rows_select, select_prepared
+from bots.services.rows import Select, Update, rows_select, select_prepared
 from bots.textsafe import scrub
 
 logger = logging.getLogger(__name__)
@@ -210,10 +210,17 @@ def _claim(batch: int, skipped: set[int]) -> tuple[list[InboundEvent], dict[int,
     """The next ``batch`` stored commands no other drain holds, locked, oldest first, each with its bot
     (read once for the batch, with its CTS and access rules); the bots by key. One statement on
     PostgreSQL; elsewhere the commands, then their bots."""
-    connection = connections[router.db_for_write(InboundEvent)]
+    events, bots = rows_with_bots(InboundEvent, *claim_statement(batch, skipped), rules=True)
+    _bots_attach(events, bots)
+    return events, bots
+
+
+def claim_statement(batch: int, skipped: set[int]) -> tuple[Select, list[Any]]:
+    """The drain's claim of the next ``batch`` waiting commands but ``skipped``, and its parameters
+    (``rows.select_prepared``; served by inbound_queue_idx alone)."""
     prepared = select_prepared(
         InboundEvent,
-        connection,
+        connections[router.db_for_write(InboundEvent)],
         where={"status": Status.RECEIVED, "endpoint": InboundEvent.Endpoint.COMMAND},
         exclude={"id": skipped},
         order_by="id",
@@ -221,9 +228,7 @@ def _claim(batch: int, skipped: set[int]) -> tuple[list[InboundEvent], dict[int,
         lock="skip",
     )
     assert prepared is not None  # no empty list among its conditions
-    events, bots = rows_with_bots(InboundEvent, *prepared, rules=True)
-    _bots_attach(events, bots)
-    return events, bots
+    return prepared
 
 
 def _bots_attach(events: list[InboundEvent], bots: dict[int, Bot]) -> None:

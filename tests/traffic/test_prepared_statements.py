@@ -14,9 +14,8 @@ from django.utils import timezone
 from psycopg.sql import Literal
 
 from bots.models import InboundEvent, OutboundMessage
-from bots.services import send_claims
+from bots.services import dispatch, send_claims
 from bots.services.delivery import callback_target
-from bots.services.rows import select_prepared
 
 pytestmark = [
     pytest.mark.django_db,
@@ -72,7 +71,6 @@ def only_the_partial_index_left(*others: str) -> None:
         for index in others:
             cursor.execute(f"DROP INDEX {index}")
         cursor.execute(f"ANALYZE {OutboundMessage._meta.db_table}")
-        cursor.execute(f"ANALYZE {InboundEvent._meta.db_table}")
 
 
 def test_the_delivery_claim_looks_for_an_open_message_before_in_the_partial_index(
@@ -113,21 +111,12 @@ def test_the_drain_claims_from_the_partial_index_of_waiting_commands_whatever_th
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {InboundEvent._meta.db_table}")
     commands(Status.RECEIVED, 2000)
-    prepared = select_prepared(
-        InboundEvent,
-        connection,
-        where={"status": Status.RECEIVED, "endpoint": Endpoint.COMMAND},  # as dispatch._claim asks
-        exclude={"id": {1}},
-        order_by="id",
-        limit=50,
-        lock="skip",
-    )
-    assert prepared is not None
+    select, params = dispatch.claim_statement(50, {1})
 
-    plan = generic_plan(prepared[0].sql, prepared[1])
+    plan = generic_plan(select.sql, params)
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX inbound_queue_idx")  # rolled back with the test's transaction
-    without = generic_plan(prepared[0].sql, prepared[1])
+    without = generic_plan(select.sql, params)
 
     assert "inbound_queue_idx" in plan and "Sort" not in plan
     # No other index offers the waiting commands, however the statistics lead the planner.
