@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bots import crypto, tasks
 from bots.models import Bot, InboundEvent
-from bots.services import wake
+from bots.services import bot_cache, wake
 from bots.services.registry import bot_secret_rotate, bot_set_enabled
 from tests.botx import payloads
 from tests.traffic.conftest import botx_token
@@ -89,6 +91,36 @@ def test_a_bot_disabled_in_another_process_is_refused_once_the_entry_is_stale(
     time.sleep(1.05)
 
     assert post_command(bot, payloads.command()).status_code == 503
+
+
+def test_a_stale_entry_is_reloaded_by_one_thread_while_the_others_go_on_with_it(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.BOTX_BOT_CACHE_SECONDS = 1
+    (cached,) = bot_cache.bots_for(bot.bot_id)
+    entry = bot_cache._entries[bot.bot_id]
+    bot_cache._entries[bot.bot_id] = dataclasses.replace(entry, loaded_at=entry.loaded_at - 5)  # past its time
+    others: list[tuple[bot_cache.CachedBot, ...]] = []
+    load = bot_cache._load
+
+    def load_meanwhile(row: Bot) -> bot_cache.CachedBot:
+        # Another request thread meets the stale entry while this one reloads it. Had it read the registry
+        # itself, its own connection would not see this test's uncommitted bot at all.
+        other = threading.Thread(target=lambda: others.append(bot_cache.bots_for(bot.bot_id)))
+        other.start()
+        other.join(10)
+        return load(row)
+
+    monkeypatch.setattr(bot_cache, "_load", load_meanwhile)
+    Bot.objects.filter(pk=bot.pk).update(status_message="reloaded")  # no signal: seen only by the reload
+
+    (reloaded,) = bot_cache.bots_for(bot.bot_id)
+
+    assert others == [(cached,)], "the other thread went on with the entry under reload"
+    assert reloaded.bot.status_message == "reloaded"
+    monkeypatch.setattr(bot_cache, "_load", load)
+    assert bot_cache.bots_for(bot.bot_id) == (reloaded,), "the reloaded entry is kept"
+    assert not bot_cache._reloading
 
 
 # --- the wake-up gate ------------------------------------------------------------------------------
