@@ -39,7 +39,7 @@ from lean_http import Client  # beside this file, which Python puts first on sys
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bots.botx.auth import jwt_v2_build  # noqa: E402  (no Django needed: PyJWT only)
+from bots.botx.auth import jwt_v2_build  # noqa: E402  (no Django needed: the standard library only)
 from tests.botx.payloads import command  # noqa: E402  (stdlib only: the saved fixture)
 
 Result = list[Any]  # [text, sync_id, scheduled, answered or None, status (0: no answer)]

@@ -117,6 +117,18 @@ def test_jwt_has_the_same_header_and_claims_as_pybotx_builds():
     assert decode(ours) == decode(theirs)
 
 
+def test_jwt_is_the_token_pyjwt_writes_for_its_claims():
+    ours = jwt_v2_build(bot_id=BOT_ID, host="кц.example.com", secret_key=SECRET, now=NOW)
+    claims = jwt.decode(ours, options={"verify_signature": False})
+
+    assert ours == jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def test_jwt_is_not_signed_with_an_empty_key():
+    with pytest.raises(ValueError):
+        jwt_v2_build(bot_id=BOT_ID, host=HOST, secret_key="")
+
+
 def test_pybotx_accepts_our_jwt_and_refuses_a_forged_one():
     bot = pybotx_bot()
     query = {
