@@ -375,6 +375,21 @@ def python_speed() -> float:
     return best
 
 
+def round_trip_speed(count: int = 2000) -> float:
+    """Microseconds a ``SELECT 1`` on one PostgreSQL connection over loopback takes here now, the mean of
+    ``count``: what every request of the portal pays several times over and the Python loop does not
+    see (one day the loop took 0.12 s, as on the fastest days, while the benchmark's rates were a sixth
+    of theirs: the time went in the kernel, on round trips like these)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute("SELECT 1").fetchone()  # the connection's own first round trips are not counted
+        started = time.perf_counter()
+        for _ in range(count):
+            conn.execute("SELECT 1").fetchone()
+        return 1e6 * (time.perf_counter() - started) / count
+
+
 OURS = ("web", "celery", "postgres", "redis", "fake_botx", "loadgen", "reference")
 WARM_RATE = 20.0  # commands/s of the warm-up before a scenario; a latency run warms up at its own rate
 
@@ -483,6 +498,7 @@ class Bench:
         self.versions: dict[str, str] = {}
         self.db_users: dict[str, str] = {}
         self.speed: list[float] = []  # python_speed() at the start and at the end
+        self.round_trips: list[float] = []  # round_trip_speed() at the start and at the end
         self.history = 0  # commands in the ledger each scenario starts with (seed_history)
 
     # --- setup -------------------------------------------------------------------------------------
@@ -1119,6 +1135,8 @@ class Bench:
         print(f"before the start, the rest of the machine kept {self.background_busy:.0f} % of 200 % busy", flush=True)
         self.speed = [python_speed()]
         print(f"a 10-million-step Python loop takes {self.speed[0]:.2f} s here", flush=True)
+        self.round_trips = [round_trip_speed()]
+        print(f"a PostgreSQL round trip (SELECT 1 on loopback) takes {self.round_trips[0]:.0f} µs here", flush=True)
         self.prepare_services()
         self.start_fake()
         self.seed_history()
@@ -1194,12 +1212,17 @@ class Bench:
 
     def report(self) -> None:
         self.speed.append(python_speed())
+        self.round_trips.append(round_trip_speed())
         print()
         print(self.header())
         print(f"before the start, the rest of the machine kept {self.background_busy:.0f} % of 200 % busy")
         print(
             f"a 10-million-step Python loop took {self.speed[0]:.2f} s at the start, {self.speed[1]:.2f} s at the end"
             " (figures of runs at different speeds are not comparable)"
+        )
+        print(
+            f"a PostgreSQL round trip took {self.round_trips[0]:.0f} µs at the start, {self.round_trips[1]:.0f} µs"
+            " at the end (the same: runs whose round trips differ are not comparable either)"
         )
         print(
             f"PostgreSQL {self.versions.get('postgresql')} "
@@ -1230,6 +1253,7 @@ class Bench:
                         "token_per_second": self.args.token_per_second,
                         "background_busy_percent": round(self.background_busy, 1),
                         "python_loop_seconds": [round(seconds, 3) for seconds in self.speed],
+                        "postgres_round_trip_us": [round(micros, 1) for micros in self.round_trips],
                         "bot_rate_limit": 1000,
                         "cores": os.cpu_count(),
                         **self.versions,
