@@ -36,6 +36,8 @@ def jwt_v2_build(
     lifetime: int = JWT_LIFETIME_SECONDS,
 ) -> str:
     """A v2 bearer token: a short-lived HS256 JWT the bot signs itself for one BotX request."""
+    if not secret_key:
+        raise ValueError("a bot signs its tokens with its secret key, and this one has none")
     issued_at = int(time.time()) if now is None else now
     claims = {
         "iss": _canonical_bot_id(bot_id),
@@ -46,8 +48,6 @@ def jwt_v2_build(
         "jti": secrets.token_hex(12),
         "version": 2,
     }
-    if not secret_key:
-        raise ValueError("a bot signs its tokens with its secret key, and this one has none")
     # Signed here rather than by PyJWT's encode, which writes the same token (tests/botx/test_auth.py)
     # but first makes sure the HMAC key is not an asymmetric one by trying to parse it as DER, twice,
     # on every call: 15 times the cost of the rest, paid for every message the workers send.
