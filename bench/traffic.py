@@ -1294,11 +1294,13 @@ class Bench:
         if "reference" in held:
             # The target itself: p99 within 100 ms at a rate at least the reference's, both from this run.
             portal, reference = held.get("portal", 0), held["reference"]
+            # A reference that held none of the rates run holds only a lower one, below any rate the portal
+            # held; if the portal held none either, the run cannot tell (None: open).
             found["p99_100ms_at_reference_rate"] = {
                 "value": f"portal holds {portal}/s, reference {reference}/s"
-                + (": the reference held none of the rates run; add a lower one" if not reference else ""),
-                # Undecided (None) when the reference held none of the rates: its own rate is lower still.
-                "met": portal >= reference if reference else None,
+                + (": the reference held none of the rates run, so its rate is lower" if not reference else "")
+                + ("; add a lower one" if not reference and not portal else ""),
+                "met": portal >= reference if reference or portal else None,
             }
         return found
 
