@@ -118,6 +118,9 @@ def test_no_answer_within_the_timeout_is_status_0_and_the_connection_is_dropped(
         server = Server(reply)
         client = Client(await server.start(), connections=1, timeout=0.3)
         assert await client.post("/x", b"{}") == (0, b"")
+        # The next answer is not raced against the clock: on a machine that stalls, a new connection and
+        # its answer once took longer than 0.3 s. What is checked is that it came on a new connection.
+        client.timeout = 30
         assert await client.post("/x", b"{}") == (202, b'{"result": "accepted"}')
         assert server.connections == 2
 
