@@ -11,6 +11,7 @@ class BotsConfig(AppConfig):
 
     def ready(self) -> None:
         # Change history is bookkeeping, so it hangs on model signals (see bots/audit.py).
-        from bots import audit
+        from bots import audit, pg_statements
 
         audit.connect()
+        pg_statements.connect()
