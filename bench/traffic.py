@@ -120,7 +120,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the web server: granian (as README deploys it) or gunicorn (gthread), to compare",
     )
     parser.add_argument("--web-workers", type=int, default=2, help="web processes: one per core (the GIL)")
-    parser.add_argument("--web-threads", type=int, default=8, help="threads per web process that run the application")
+    parser.add_argument("--web-threads", type=int, default=16, help="threads per web process that run the application")
     parser.add_argument("--celery-workers", type=int, default=1)
     parser.add_argument("--celery-concurrency", type=int, default=2, help="pool processes: one per core")
     parser.add_argument("--celery-pool", default="prefork")
