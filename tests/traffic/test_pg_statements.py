@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +11,8 @@ import pytest
 from django.db import ProgrammingError, connection
 from django.db.backends.postgresql.base import Cursor as ClientBindingCursor  # type: ignore[attr-defined]
 from psycopg import _queries
+from psycopg.adapt import Transformer
+from psycopg.types.json import Jsonb
 
 from bots import pg_statements
 
@@ -50,6 +54,28 @@ def test_a_long_statement_is_converted_once_and_runs_with_each_call_s_values(con
     assert first == (*range(60), 3)
     assert second == (*range(100, 160), 3)
     assert len(conversions) == 1
+
+
+def sent(query: _queries.PostgresQuery) -> tuple[Any, ...]:
+    """What a cursor sends of a converted statement: the text, the values as bytes, their types and formats."""
+    params = [None if value is None else bytes(value) for value in query.params or ()]
+    return query.query, params, tuple(query.types), list(query.formats or ())
+
+
+def test_what_is_sent_is_what_psycopg_itself_sends(conversions: list[bytes]) -> None:
+    connection.ensure_connection()
+    sql = "SELECT " + ", ".join(["%s"] * 60) + " WHERE 7 %% 4 = 3"
+    when = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
+    values: list[Any] = [1, "текст", None, uuid.uuid4(), when, Jsonb({"a": [1]})] * 10
+
+    theirs = _queries.PostgresQuery(Transformer(connection.connection))
+    theirs.convert(sql, values)
+    ours = [pg_statements._KeptQuery(Transformer(connection.connection)) for _ in range(2)]
+    for query in ours:
+        query.convert(sql, values)
+
+    assert sent(ours[0]) == sent(ours[1]) == sent(theirs)
+    assert len(conversions) == 2  # psycopg's, and the first of ours; the second was kept
 
 
 def test_the_connections_cursor_is_the_one_that_keeps_conversions() -> None:
