@@ -47,7 +47,7 @@ class _KeptQuery(_queries.PostgresQuery):
     __slots__ = ()
 
     def convert(self, query: Any, vars: Any) -> None:
-        if type(query) is not str or type(vars) not in (list, tuple):
+        if type(query) is not str or type(vars) not in (list, tuple) or _psycopg_keeps(query, vars):
             super().convert(query, vars)
             return
         key = (query, self._tx.encoding)
@@ -67,6 +67,12 @@ class _KeptQuery(_queries.PostgresQuery):
         self.params = self._tx.dump_sequence(vars, self._want_formats)
         self.types = self._tx.types or ()
         self.formats = self._tx.formats
+
+
+def _psycopg_keeps(query: str, vars: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether psycopg keeps the conversion itself: the ORM's short statements, of every shape, are
+    left to its cache rather than crowd out the long ones here."""
+    return len(vars) <= _queries.MAX_CACHED_STATEMENT_PARAMS and len(query) <= _queries.MAX_CACHED_STATEMENT_LENGTH
 
 
 def _keep(key: tuple[str, str], converted: _Converted) -> None:

@@ -78,6 +78,15 @@ def test_what_is_sent_is_what_psycopg_itself_sends(conversions: list[bytes]) -> 
     assert len(conversions) == 2  # psycopg's, and the first of ours; the second was kept
 
 
+def test_a_short_statement_is_left_to_psycopgs_own_cache(conversions: list[bytes]) -> None:
+    short = "SELECT " + ", ".join(["%s::int"] * 3)
+
+    assert run(short, [1, 2, 3]) == (1, 2, 3)
+    assert (short, "utf-8") not in pg_statements._kept
+    assert run(LONG, list(range(60)))[-1] == 3
+    assert (LONG, "utf-8") in pg_statements._kept
+
+
 def test_the_connections_cursor_is_the_one_that_keeps_conversions() -> None:
     connection.ensure_connection()
 
